@@ -16,6 +16,7 @@ from torch import nn
 from node.core.manifest import EMBEDDINGS_FILE, HEAD_FILE, Manifest
 from node.engine.span import (
     assert_materialized,
+    empty_model,
     load_config,
     load_safetensors,
     span_config,
@@ -37,10 +38,7 @@ class ClientModel(nn.Module):
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         # The family's own CausalLM with zero blocks: its embedding class (Gemma scales
         # by sqrt(hidden)), norm and head are exactly the full model's.
-        with torch.device("meta"):
-            lm = AutoModelForCausalLM.from_config(
-                span_config(self.config, 0, 0), dtype=getattr(torch, self.manifest.dtype)
-            )
+        lm = empty_model(AutoModelForCausalLM, span_config(self.config, 0, 0), self.manifest.dtype)
         state = {
             **load_safetensors(model_dir / EMBEDDINGS_FILE, prefix="model."),
             **load_safetensors(model_dir / HEAD_FILE, prefix=""),

@@ -1,7 +1,7 @@
 """A span: transformer blocks ``[start, end)`` of one model, loaded from their own files.
 
-The span body is the family's own transformers model class, built on the meta device
-with ``num_hidden_layers = end - start`` (and ``layer_types`` sliced, for families that
+The span body is the family's own transformers model class, built with its parameters
+on the meta device, with ``num_hidden_layers = end - start`` (and ``layer_types`` sliced, for families that
 mix sliding-window and global layers), then filled with ``load_state_dict(assign=True)``
 from the span's block files only: memory ≈ the span's blocks. Embeddings and the final
 norm are not part of a span (``norm`` is an identity); the client holds them.
@@ -40,11 +40,14 @@ def span_config(config: Any, start: int, end: int) -> Any:
     return sliced
 
 
-def rebuild_buffers(module: nn.Module, config: Any) -> None:
-    """Re-create rotary embeddings: their non-persistent buffers stay on meta otherwise."""
-    for name, child in module.named_children():
-        if "rotary" in name:
-            setattr(module, name, type(child)(config=config))
+def empty_model(factory: Any, config: Any, dtype: str) -> Any:
+    """Build ``factory.from_config(config)`` with parameters on the meta device (no memory,
+    no init) but buffers on the CPU: non-persistent buffers (rotary ``inv_freq``, Gemma's
+    ``embed_scale``) are computed from the config and never stored in weight files."""
+    from accelerate import init_empty_weights
+
+    with init_empty_weights(include_buffers=False):
+        return factory.from_config(config, dtype=getattr(torch, dtype))
 
 
 def assert_materialized(module: nn.Module, what: str) -> None:
@@ -72,15 +75,13 @@ class Span(nn.Module):
             self.manifest.verify(model_dir, files)
         self.start, self.end = start, end
         self.config = span_config(load_config(model_dir), start, end)
-        with torch.device("meta"):
-            body = AutoModel.from_config(self.config, dtype=getattr(torch, self.manifest.dtype))
+        body = empty_model(AutoModel, self.config, self.manifest.dtype)
         body.embed_tokens = None  # the client embeds
         body.norm = nn.Identity()  # the client applies the final norm
         state: dict[str, torch.Tensor] = {}
         for local, name in enumerate(files):
             state.update(load_safetensors(model_dir / name, prefix=f"layers.{local}."))
         body.load_state_dict(state, strict=True, assign=True)
-        rebuild_buffers(body, self.config)
         assert_materialized(body, f"span {start}:{end} of {self.manifest.model_id}")
         self.body = body.eval()
 

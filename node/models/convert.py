@@ -21,7 +21,6 @@ from node.core.cid import CID_PARAMS, cid_of_file
 from node.core.errors import ModelCacheError, ModelSourceError
 from node.core.files import ensure_free_space, sha256_file
 from node.core.manifest import (
-    DTYPES,
     EMBEDDINGS_FILE,
     HEAD_FILE,
     MANIFEST_NAME,
