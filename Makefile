@@ -56,7 +56,7 @@ lint: setup ## ruff on everything, mypy on node/core
 	$(PY) -m mypy node/core
 
 bench: setup ## run the benchmarks and print their JSON
-	$(PY) -m node.cli.main bench convert --json
+	.venv/bin/helio bench convert --json
 
 lock: ## re-resolve requirements.in into requirements.lock (needs network)
 	rm -rf .venv-lock && python3 -m venv .venv-lock

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from node.cli.bench import app as bench_app
 from node.cli.model import app as model_app
 from node.core.errors import HeliomeshError
 
@@ -23,6 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(model_app, name="model")
+app.add_typer(bench_app, name="bench")
 
 
 @app.callback()

@@ -1,0 +1,9 @@
+"""Benchmarks (``helio bench <part> [--json]``): a product feature, since inferers run
+them for model evaluation. One module per part; each exposes ``app``-free functions
+that return a dict of numbers, and ``node/cli/bench.py`` turns them into commands.
+
+- ``convert``  model conversion time and cache size per dtype (foundation)
+
+With ``--json`` a benchmark prints one JSON object as its last line of stdout; the
+numbers, their machine and their baseline go into docs/benchmarks.md.
+"""

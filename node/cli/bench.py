@@ -1,0 +1,35 @@
+"""``helio bench <part> [--json]``: benchmarks. Each part lives in ``node/bench/<part>.py``;
+add a command here that calls it and hands the dict to ``report``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.pretty import pprint
+
+app = typer.Typer(help="Benchmarks; --json prints one JSON object as the last line.", no_args_is_help=True)
+console = Console()
+
+JsonFlag = typer.Option(False, "--json", help="print one JSON object as the last line")
+
+
+def report(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result))
+    else:
+        pprint(result, console=console, expand_all=True)
+
+
+@app.command()
+def convert(
+    model_id: str = typer.Option("smollm2-135m-instruct", "--model", help="model to convert"),
+    dtypes: str = typer.Option("fp32,bf16,fp16", "--dtypes", help="comma-separated dtypes"),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Conversion time, cache reuse time and cache size per dtype (fresh temp cache)."""
+    from node.bench.convert import bench_convert
+
+    report(bench_convert(model_id, [d.strip() for d in dtypes.split(",") if d.strip()]), as_json)
