@@ -37,6 +37,9 @@ from node.core.paths import DEPLOYMENTS_DIR
 
 HELIO_DECIMALS = 18
 INITIAL_SUPPLY = 1_000_000_000 * 10**HELIO_DECIMALS  # 1e9 HELIO, all to the deployer
+LOCAL_CHAIN_ID = 31337  # anvil; the token refuses a faucet anywhere else
+FAUCET_RESERVE = 10_000_000 * 10**HELIO_DECIMALS  # minted to the token itself, local only
+FAUCET_DRIP = 10_000 * 10**HELIO_DECIMALS  # per call, per address per hour
 _NETWORK_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # it becomes a file name
 
 
@@ -152,6 +155,7 @@ class DeployContext:
 
     deployer: str
     initial_supply: int
+    chain_id: int = 0
     deployed: dict[str, DeployedContract] = field(default_factory=dict)
 
     def address(self, name: str) -> str:
@@ -164,9 +168,17 @@ class ContractSpec:
     args: Callable[[DeployContext], tuple[Any, ...]]
 
 
+def _faucet(chain_id: int) -> tuple[int, int]:
+    """(reserve, drip) of the token's faucet: only on the local chain, else none."""
+    return (FAUCET_RESERVE, FAUCET_DRIP) if chain_id == LOCAL_CHAIN_ID else (0, 0)
+
+
 # Deployed in this order; a later entry may use the addresses of earlier ones.
 CONTRACTS: tuple[ContractSpec, ...] = (
-    ContractSpec("HelioToken", lambda ctx: (ctx.deployer, ctx.initial_supply)),
+    ContractSpec(
+        "HelioToken",
+        lambda ctx: (ctx.deployer, ctx.initial_supply, *_faucet(ctx.chain_id)),
+    ),
 )
 
 
@@ -205,7 +217,9 @@ def deploy_all(
     if not _NETWORK_RE.match(network):
         raise ConfigError(f"network name {network!r} must match {_NETWORK_RE.pattern}")
     account = local_account(deployer_key)
-    ctx = DeployContext(deployer=account.address, initial_supply=initial_supply)
+    ctx = DeployContext(
+        deployer=account.address, initial_supply=initial_supply, chain_id=w3.eth.chain_id
+    )
     for spec in CONTRACTS:
         ctx.deployed[spec.name] = _deploy_one(w3, account, spec, ctx)
     deployment = Deployment(

@@ -14,7 +14,7 @@ from web3.logs import DISCARD
 
 from node.chain.artifacts import ContractArtifact
 from node.chain.connect import local_account, transact
-from node.chain.deploy import INITIAL_SUPPLY, Deployment
+from node.chain.deploy import FAUCET_DRIP, FAUCET_RESERVE, INITIAL_SUPPLY, Deployment
 from node.chain.devkeys import DEV_ACCOUNTS
 
 pytestmark = pytest.mark.chain
@@ -77,7 +77,9 @@ def test_supply_goes_to_the_holder(token: Contract) -> None:
     assert token.functions.name().call() == "Heliomesh"
     assert token.functions.symbol().call() == "HELIO"
     assert token.functions.decimals().call() == 18
-    assert token.functions.totalSupply().call() == INITIAL_SUPPLY == 10**9 * 10**18
+    assert INITIAL_SUPPLY == 10**9 * 10**18
+    assert token.functions.totalSupply().call() == INITIAL_SUPPLY + FAUCET_RESERVE  # local chain
+    assert token.functions.balanceOf(token.address).call() == FAUCET_RESERVE
     assert token.functions.balanceOf(DEPLOYER.address).call() == INITIAL_SUPPLY
     assert token.functions.balanceOf(ALICE.address).call() == 0
 
@@ -112,7 +114,7 @@ def test_constructor_rejects_bad_initial_mint(
 ) -> None:
     factory = w3.eth.contract(abi=token_artifact.abi, bytecode=token_artifact.bytecode)
     with pytest.raises(ContractCustomError) as excinfo:
-        transact(w3, local_account(DEPLOYER.private_key), factory.constructor(holder, supply))
+        transact(w3, local_account(DEPLOYER.private_key), factory.constructor(holder, supply, 0, 0))
     selector = Web3.keccak(text="HelioTokenInvalidInitialMint(address,uint256)")[:4]
     assert str(excinfo.value.data)[:10] == "0x" + selector.hex()
     assert revert_of(excinfo, token_artifact) == (
@@ -123,11 +125,12 @@ def test_constructor_rejects_bad_initial_mint(
 
 def test_deployment_emits_minted_event(w3: Web3, token: Contract, deployment: Deployment) -> None:
     receipt = w3.eth.get_transaction_receipt(deployment.contracts["HelioToken"].tx_hash)  # type: ignore[arg-type]
-    (minted,) = token.events.HelioTokenMinted().process_receipt(receipt, errors=DISCARD)
+    minted, reserve = token.events.HelioTokenMinted().process_receipt(receipt, errors=DISCARD)
     assert minted.args == {"holder": DEPLOYER.address, "amount": INITIAL_SUPPLY}
+    assert reserve.args == {"holder": token.address, "amount": FAUCET_RESERVE}
     assert minted.address == token.address
-    (mint_transfer,) = token.events.Transfer().process_receipt(receipt, errors=DISCARD)
-    assert mint_transfer.args["from"] == ZERO_ADDRESS
+    transfers = token.events.Transfer().process_receipt(receipt, errors=DISCARD)
+    assert [t.args["from"] for t in transfers] == [ZERO_ADDRESS, ZERO_ADDRESS]
 
 
 def test_permit_then_transfer_from(w3: Web3, token: Contract) -> None:
@@ -199,3 +202,76 @@ def test_expired_permit_reverts(
     with pytest.raises(ContractCustomError) as excinfo:
         transact(w3, local_account(CAROL.private_key), permit)
     assert revert_of(excinfo, token_artifact) == ("ERC2612ExpiredSignature", (deadline,))
+
+
+# --- local faucet and burn ---------------------------------------------------------
+
+
+def test_faucet_drips_once_per_cooldown(
+    w3: Web3, token: Contract, token_artifact: ContractArtifact
+) -> None:
+    assert token.functions.faucetDrip().call() == FAUCET_DRIP
+    carol = local_account(CAROL.private_key)
+    receipt = transact(w3, carol, token.functions.faucet(ALICE.address))
+    (event,) = token.events.HelioTokenFaucetDripped().process_receipt(receipt, errors=DISCARD)
+    assert event.args == {"to": ALICE.address, "amount": FAUCET_DRIP}
+    assert token.functions.balanceOf(ALICE.address).call() == FAUCET_DRIP
+    ready_at = w3.eth.get_block("latest")["timestamp"] + 3600
+    with pytest.raises(ContractCustomError) as excinfo:
+        transact(w3, carol, token.functions.faucet(ALICE.address))
+    assert revert_of(excinfo, token_artifact) == (
+        "HelioTokenFaucetCooldown",
+        (ALICE.address, ready_at),
+    )
+    w3.provider.make_request("evm_increaseTime", [3600])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    transact(w3, carol, token.functions.faucet(ALICE.address))
+    assert token.functions.balanceOf(ALICE.address).call() == 2 * FAUCET_DRIP
+
+
+def test_faucet_disabled_and_empty(w3: Web3, token_artifact: ContractArtifact) -> None:
+    factory = w3.eth.contract(abi=token_artifact.abi, bytecode=token_artifact.bytecode)
+    deployer = local_account(DEPLOYER.private_key)
+    no_faucet = w3.eth.contract(
+        address=transact(w3, deployer, factory.constructor(ALICE.address, 10, 0, 0))[
+            "contractAddress"
+        ],
+        abi=token_artifact.abi,
+    )
+    with pytest.raises(ContractCustomError) as excinfo:
+        transact(w3, deployer, no_faucet.functions.faucet(BOB.address))
+    assert revert_of(excinfo, token_artifact) == ("HelioTokenFaucetDisabled", ())
+    small = w3.eth.contract(
+        address=transact(w3, deployer, factory.constructor(ALICE.address, 10, 5, 3))[
+            "contractAddress"
+        ],
+        abi=token_artifact.abi,
+    )
+    transact(w3, deployer, small.functions.faucet(BOB.address))
+    with pytest.raises(ContractCustomError) as excinfo:
+        transact(w3, deployer, small.functions.faucet(CAROL.address))
+    assert revert_of(excinfo, token_artifact) == ("HelioTokenFaucetEmpty", (2, 3))
+
+
+def test_faucet_refused_off_the_local_chain(token_artifact: ContractArtifact) -> None:
+    from node.chain.anvil import Anvil
+    from node.chain.connect import connect
+
+    with Anvil(chain_id=4242) as other:
+        w3 = connect(other.rpc_url, expected_chain_id=4242)
+        factory = w3.eth.contract(abi=token_artifact.abi, bytecode=token_artifact.bytecode)
+        with pytest.raises(ContractCustomError) as excinfo:
+            transact(
+                w3,
+                local_account(DEPLOYER.private_key),
+                factory.constructor(ALICE.address, 10, 5, 1),
+            )
+        assert revert_of(excinfo, token_artifact) == ("HelioTokenFaucetNotLocal", (4242,))
+
+
+def test_burn_reduces_supply(w3: Web3, token: Contract) -> None:
+    supply = token.functions.totalSupply().call()
+    receipt = transact(w3, local_account(DEPLOYER.private_key), token.functions.burn(10**18))
+    (event,) = token.events.Transfer().process_receipt(receipt)
+    assert event.args == {"from": DEPLOYER.address, "to": ZERO_ADDRESS, "value": 10**18}
+    assert token.functions.totalSupply().call() == supply - 10**18
