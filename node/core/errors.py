@@ -8,8 +8,8 @@ class HeliomeshError(Exception):
     """Base of every error Heliomesh raises on purpose."""
 
 
-class ConfigError(HeliomeshError):
-    """A setting or an argument is invalid."""
+class ConfigError(HeliomeshError, ValueError):
+    """A setting or an argument is invalid (a ValueError, so pydantic validators report it)."""
 
 
 class ToolchainError(HeliomeshError):

@@ -58,6 +58,7 @@ class Manifest(BaseModel):
 
     format_version: Literal[1] = 1
     model_id: str
+    converter_version: int = Field(ge=0, description="version of the code that converted it")
     family: str = Field(description="transformers model_type, e.g. 'llama', 'gemma3_text'")
     dtype: Dtype
     num_blocks: int = Field(gt=0)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from node.core.cid import CID_PARAMS, cid_of_file
-from node.core.errors import ModelCacheError, ModelSourceError
+from node.core.errors import ConfigError, ModelCacheError, ModelSourceError
 from node.core.files import ensure_free_space, sha256_file
 from node.core.manifest import (
     EMBEDDINGS_FILE,
@@ -33,6 +33,9 @@ from node.core.manifest import (
 from node.models.sources import ModelSourceSpec, get_source
 
 log = logging.getLogger(__name__)
+
+# Bump when the conversion's output changes: caches from other versions are rebuilt.
+CONVERTER_VERSION = 1
 
 DTYPE_ALIASES: dict[str, Dtype] = {
     "fp32": "float32", "float32": "float32",
@@ -56,7 +59,7 @@ def normalize_dtype(name: str) -> Dtype:
     try:
         return DTYPE_ALIASES[name.lower()]
     except KeyError:
-        raise ModelCacheError(f"unknown dtype {name!r}; use one of fp32, bf16, fp16") from None
+        raise ConfigError(f"unknown dtype {name!r}; use one of fp32, bf16, fp16") from None
 
 
 def cached_manifest(cache_dir: Path, model_id: str, dtype: str) -> tuple[Path, Manifest | None, list[str]]:
@@ -68,6 +71,11 @@ def cached_manifest(cache_dir: Path, model_id: str, dtype: str) -> tuple[Path, M
         manifest = Manifest.load(directory)
     except ModelCacheError as exc:
         return directory, None, [str(exc)]
+    if manifest.converter_version != CONVERTER_VERSION:
+        return directory, manifest, [
+            f"converted by converter version {manifest.converter_version}, "
+            f"this is version {CONVERTER_VERSION}"
+        ]
     return directory, manifest, manifest.problems(directory)
 
 
@@ -159,6 +167,8 @@ def _convert_into(
     out.mkdir(parents=True)
     ensure_free_space(out, int(needed * 1.1), f"converting {spec.model_id} ({dtype})")
 
+    # BPE tokenizers must not "clean up" spaces before punctuation (transformers warns).
+    tokenizer.clean_up_tokenization_spaces = False
     tokenizer.save_pretrained(out)
     config.save_pretrained(out)
     groups = split_state_dict(state, config.num_hidden_layers, tied)
@@ -173,6 +183,7 @@ def _convert_into(
     }
     manifest = Manifest(
         model_id=spec.model_id,
+        converter_version=CONVERTER_VERSION,
         family=config.model_type,
         dtype=dtype,
         num_blocks=config.num_hidden_layers,

@@ -1,0 +1,94 @@
+#!/usr/bin/env python
+"""The `make demo` launcher: everything on loopback, one command.
+
+Today (foundation): a local anvil chain with the contracts deployed, SmolLM2 converted
+into per-block files, and one question answered by the span engine in-process (one span
+covering every block). Later stages replace the in-process route by IPFS-fed inferers
+on a hivemind swarm and the gateway; the command stays the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from node.cli.main import setup_logging
+from node.core.errors import HeliomeshError
+from node.core.settings import Settings
+
+console = Console()
+log = logging.getLogger("demo")
+
+DEMO_MODEL = "smollm2-135m-instruct"
+
+
+def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
+    from node.chain import DEV_ACCOUNTS, Anvil, connect, deploy_all, ensure_compiled
+    from node.client import ClientModel, SamplingParams, chat
+    from node.engine import InProcessRoute, Span
+    from node.models.convert import convert_model
+
+    settings = Settings()
+    started = time.perf_counter()
+    ensure_compiled()
+    with Anvil() as anvil:
+        log.info("anvil (local chain %d) at %s, pid %d", anvil.chain_id, anvil.rpc_url, anvil.pid)
+        w3 = connect(anvil.rpc_url, expected_chain_id=anvil.chain_id)
+        # anvil's first PUBLIC dev key: a well-known test key, never for real funds.
+        deployment = deploy_all(w3, DEV_ACCOUNTS[0].private_key, "local")
+        for name, contract in deployment.contracts.items():
+            log.info("deployed %s at %s", name, contract.address)
+
+        converted = convert_model(DEMO_MODEL, dtype, settings.cache_dir)
+        manifest = converted.manifest
+        log.info("model %s (%s, %d blocks) at %s", manifest.model_id, manifest.dtype,
+                 manifest.num_blocks, converted.model_dir)
+        client = ClientModel(converted.model_dir)
+        route = InProcessRoute([Span(converted.model_dir, 0, manifest.num_blocks)])
+        log.info("ready in %.1f s; asking: %s", time.perf_counter() - started, question)
+
+        t0 = time.perf_counter()
+        answer = chat(client, route, [{"role": "user", "content": question}],
+                      SamplingParams(max_new_tokens=max_new_tokens))
+        elapsed = time.perf_counter() - t0
+        console.print(Panel(answer, title=f"[bold]{question}", subtitle=f"{DEMO_MODEL} · {elapsed:.1f} s"))
+        print(f"ANSWER: {answer}", flush=True)
+        if once:
+            return
+        console.print(f"chain at {anvil.rpc_url}; deployments in deployments/local.json. Ctrl-C to stop.")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    console.print("stopped.")
+
+
+def main(
+    once: bool = typer.Option(False, "--once", help="exit 0 after printing the answer"),
+    question: str = typer.Option("What is the capital of France?", "--question", "-q"),
+    dtype: str = typer.Option("fp32", "--dtype", help="fp32, bf16 or fp16"),
+    max_new_tokens: int = typer.Option(48, "--max-new-tokens"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Start a local Heliomesh on loopback and answer one chat request through it."""
+    setup_logging(logging.DEBUG if verbose else logging.INFO)
+    try:
+        run(once, question, dtype, max_new_tokens)
+    except HeliomeshError as exc:
+        console.print(f"[bold red]demo failed:[/] {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    typer.run(main)
