@@ -57,3 +57,10 @@ def list_models(cache_dir: Path | None = CacheDir) -> None:
         console.print(f"no converted models under {root}; run `helio model convert`")
     else:
         console.print(table)
+
+
+# IPFS: `helio model publish` / `helio model fetch` (node/cli/model_ipfs.py).
+from node.cli.model_ipfs import fetch, publish  # noqa: E402
+
+app.command()(publish)
+app.command()(fetch)
