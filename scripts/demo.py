@@ -9,6 +9,7 @@ on a hivemind swarm and the gateway; the command stays the same.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -66,10 +67,8 @@ def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
         console.print(f"chain at {anvil.rpc_url}; deployments in deployments/local.json. Ctrl-C to stop.")
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
-        except KeyboardInterrupt:
-            pass
     console.print("stopped.")
 
 
@@ -81,7 +80,10 @@ def main(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Start a local Heliomesh on loopback and answer one chat request through it."""
-    setup_logging(logging.DEBUG if verbose else logging.INFO)
+    settings = Settings()
+    log_file = settings.logs / "demo.log"
+    setup_logging(logging.DEBUG if verbose else logging.INFO, log_file)
+    log.info("logging to %s", log_file)
     try:
         run(once, question, dtype, max_new_tokens)
     except HeliomeshError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -34,13 +35,19 @@ def _root(
     setup_logging(logging.DEBUG if verbose else logging.INFO)
 
 
-def setup_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=True)],
-        force=True,
-    )
+def setup_logging(level: int = logging.INFO, log_file: Path | None = None) -> None:
+    """Rich logs on stderr; with ``log_file``, plain timestamped lines there too."""
+    handlers: list[logging.Handler] = [
+        RichHandler(console=err_console, show_path=False, rich_tracebacks=True)
+    ]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_file)
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        handlers.append(file_handler)
+    logging.basicConfig(level=level, format="%(message)s", handlers=handlers, force=True)
     for noisy in ("httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
