@@ -101,7 +101,7 @@ def fetch_model(
     _dial(store, peers)
     model_dir = fetched_model_dir(cache_dir, manifest_cid)
     limiter = RateLimiter(max_mb_per_s) if max_mb_per_s else None
-    with _locked(model_dir):
+    with _locked(model_dir), _partial_dir_cleaned(model_dir):
         manifest = _get_manifest(manifest_cid, store, model_dir, timeout_s)
         result = FetchResult(model_dir, manifest, manifest_cid)
         names = _select(manifest, span, client_files)
@@ -124,8 +124,6 @@ def fetch_model(
                 _fetch_file(name, manifest, store, model_dir, timeout_s, limiter, bar)
                 result.fetched.append(name)
                 result.bytes_fetched += manifest.files[name].size
-        with contextlib.suppress(OSError):
-            (model_dir / PARTIAL_DIR).rmdir()  # only if empty
         if seed:
             _seed(store, model_dir, manifest_cid, manifest, names, result.fetched)
     result.seconds = time.perf_counter() - started
@@ -174,18 +172,32 @@ def _locked(model_dir: Path) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _partial_dir_cleaned(model_dir: Path) -> Iterator[None]:
+    """Remove ``.partial`` when nothing is left in it (a kept partial file resumes later)."""
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            (model_dir / PARTIAL_DIR).rmdir()  # only succeeds when empty
+
+
 def _get_manifest(cid: str, store: IpfsStore, model_dir: Path, timeout_s: float) -> Manifest:
     path = model_dir / MANIFEST_NAME
     if not (path.is_file() and cid_of_file(path) == cid):
         part = model_dir / PARTIAL_DIR / MANIFEST_NAME
-        try:
-            store.get(cid, part, timeout_s=timeout_s)
-        except IpfsTimeoutError as exc:
-            part.unlink(missing_ok=True)
-            raise IpfsTimeoutError(f"manifest {cid}: {exc}") from None
-        if (got := cid_of_file(part)) != cid:
+        for attempt in range(FETCH_RETRIES + 1):
+            try:
+                store.get(cid, part, timeout_s=timeout_s)
+            except IpfsTimeoutError as exc:
+                part.unlink(missing_ok=True)
+                raise IpfsTimeoutError(f"manifest {cid}: {exc}") from None
+            if (got := cid_of_file(part)) == cid:
+                break
             part.unlink()
-            raise IpfsIntegrityError(f"the node returned bytes with CID {got} for manifest {cid}")
+            if attempt == FETCH_RETRIES:
+                raise IpfsIntegrityError(f"rejected manifest {cid}: the bytes received have CID {got}")
+            log.warning("rejected manifest %s: its CID is %s; fetching it again", cid, got)
         os.replace(part, path)
     try:
         return Manifest.model_validate_json(path.read_bytes())
