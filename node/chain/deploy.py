@@ -31,12 +31,14 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from node.chain.artifacts import load_artifact
 from node.chain.connect import local_account, transact
+from node.chain.params import ChainParams
 from node.core.errors import ChainError, ConfigError
 from node.core.files import write_text_atomic
 from node.core.paths import DEPLOYMENTS_DIR
 
 HELIO_DECIMALS = 18
 INITIAL_SUPPLY = 1_000_000_000 * 10**HELIO_DECIMALS  # 1e9 HELIO, all to the deployer
+ZERO_ADDRESS = "0x" + "00" * 20
 LOCAL_CHAIN_ID = 31337  # anvil; the token refuses a faucet anywhere else
 FAUCET_RESERVE = 10_000_000 * 10**HELIO_DECIMALS  # minted to the token itself, local only
 FAUCET_DRIP = 10_000 * 10**HELIO_DECIMALS  # per call, per address per hour
@@ -156,6 +158,7 @@ class DeployContext:
     deployer: str
     initial_supply: int
     chain_id: int = 0
+    params: ChainParams = field(default_factory=ChainParams)
     deployed: dict[str, DeployedContract] = field(default_factory=dict)
 
     def address(self, name: str) -> str:
@@ -173,13 +176,64 @@ def _faucet(chain_id: int) -> tuple[int, int]:
     return (FAUCET_RESERVE, FAUCET_DRIP) if chain_id == LOCAL_CHAIN_ID else (0, 0)
 
 
-# Deployed in this order; a later entry may use the addresses of earlier ones.
+# Deployed in this order; a later entry may use the addresses of earlier ones. Admin
+# roles start with the deployer and move to the Timelock in node/chain/wiring.py.
 CONTRACTS: tuple[ContractSpec, ...] = (
     ContractSpec(
         "HelioToken",
         lambda ctx: (ctx.deployer, ctx.initial_supply, *_faucet(ctx.chain_id)),
     ),
-)
+    ContractSpec(
+        "StakingRegistry",
+        lambda ctx: (
+            ctx.address("HelioToken"), ctx.deployer, ctx.params.min_stake,
+            ctx.params.unbonding_delay_s, ctx.params.capacity_weight_bps,
+            ctx.params.capacity_reference,
+        ),
+    ),
+    # Proposers are set in wiring (the Governor); executors: anyone (the zero address).
+    ContractSpec(
+        "HelioTimelock",
+        lambda ctx: (ctx.params.timelock_delay_s, [], [ZERO_ADDRESS], ctx.deployer),
+    ),
+    ContractSpec(
+        "HelioGovernor",
+        lambda ctx: (
+            ctx.address("StakingRegistry"), ctx.address("HelioTimelock"),
+            ctx.params.voting_delay_blocks, ctx.params.voting_period_blocks,
+            ctx.params.quorum_percent, ctx.params.supermajority_bps,
+        ),
+    ),
+    ContractSpec(
+        "ModelRegistry",
+        lambda ctx: (
+            ctx.address("StakingRegistry"), ctx.address("HelioGovernor"), ctx.deployer,
+            ctx.params.min_benchmarks,
+        ),
+    ),
+    ContractSpec(
+        "EnergyAttestations",
+        lambda ctx: (
+            ctx.address("StakingRegistry"), ctx.params.energy_max_age_s,
+            ctx.params.energy_max_future_skew_s,
+        ),
+    ),
+    ContractSpec(
+        "Payments",
+        lambda ctx: (
+            ctx.address("HelioToken"), ctx.address("ModelRegistry"),
+            ctx.address("StakingRegistry"), ctx.address("HelioTimelock"), ctx.deployer,
+        ),
+    ),
+    ContractSpec(
+        "Verification",
+        lambda ctx: (
+            ctx.address("HelioToken"), ctx.address("StakingRegistry"),
+            ctx.address("HelioTimelock"), ctx.deployer, ctx.params.verification_epoch_s,
+            ctx.params.verification_parameters(),
+        ),
+    ),
+)  # fmt: skip
 
 
 def _deploy_one(
@@ -205,6 +259,18 @@ def _deploy_one(
     )
 
 
+def reusable_deployment(w3: Web3, network: str, directory: Path) -> Deployment | None:
+    """The recorded deployment if it is complete and live on ``w3``'s chain, else None."""
+    try:
+        existing = Deployment.load(network, directory)
+        if set(existing.contracts) != {spec.name for spec in CONTRACTS}:
+            return None  # an older suite: deploy the current one
+        existing.check_against(w3)
+    except ChainError:
+        return None  # missing, invalid, other chain, or the chain was restarted
+    return existing
+
+
 def deploy_all(
     w3: Web3,
     deployer_key: str | SecretStr,
@@ -212,23 +278,39 @@ def deploy_all(
     *,
     directory: Path = DEPLOYMENTS_DIR,
     initial_supply: int = INITIAL_SUPPLY,
+    params: ChainParams | None = None,
+    force: bool = False,
 ) -> Deployment:
-    """Deploy ``CONTRACTS`` in order from ``deployer_key``; write and return the record."""
+    """Deploy ``CONTRACTS`` in order from ``deployer_key``, wire roles, write the record.
+
+    Idempotent per network: a complete deployment recorded in ``directory`` whose
+    contracts still have code on this chain is returned as is (``force`` redeploys).
+    On the local chain (31337) wiring also funds the dev accounts and registers and
+    adopts the demo model (``params.demo_model``).
+    """
+    from node.chain.wiring import wire  # wiring imports this module's types
+
     if not _NETWORK_RE.match(network):
         raise ConfigError(f"network name {network!r} must match {_NETWORK_RE.pattern}")
     account = local_account(deployer_key)
+    if not force and (existing := reusable_deployment(w3, network, directory)) is not None:
+        return existing
     ctx = DeployContext(
-        deployer=account.address, initial_supply=initial_supply, chain_id=w3.eth.chain_id
+        deployer=account.address,
+        initial_supply=initial_supply,
+        chain_id=w3.eth.chain_id,
+        params=params or ChainParams(),
     )
     for spec in CONTRACTS:
         ctx.deployed[spec.name] = _deploy_one(w3, account, spec, ctx)
     deployment = Deployment(
         network=network,
-        chain_id=w3.eth.chain_id,
+        chain_id=ctx.chain_id,
         deployer=account.address,
         block_number=min(c.block_number for c in ctx.deployed.values()),
         deployed_at=datetime.now(UTC),
         contracts=dict(ctx.deployed),
     )
-    deployment.save(directory)  # only after every contract is in: no half-written record
+    wire(w3, account, deployment, ctx.params)
+    deployment.save(directory)  # only after every contract is in and wired
     return deployment

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from chainkit import actor, fund_eth
 from eth_account import Account
 from web3 import Web3
 from web3.contract import Contract
@@ -16,11 +17,13 @@ from node.chain.artifacts import ContractArtifact
 from node.chain.connect import local_account, transact
 from node.chain.deploy import FAUCET_DRIP, FAUCET_RESERVE, INITIAL_SUPPLY, Deployment
 from node.chain.devkeys import DEV_ACCOUNTS
+from node.chain.params import ChainParams
 
 pytestmark = pytest.mark.chain
 
 ZERO_ADDRESS = "0x" + "00" * 20
-DEPLOYER, ALICE, BOB, CAROL = DEV_ACCOUNTS[:4]
+DEPLOYER = DEV_ACCOUNTS[0]
+ALICE, BOB, CAROL = actor("alice"), actor("bob"), actor("carol")
 PERMIT_TYPES = {
     "Permit": [
         {"name": "owner", "type": "address"},
@@ -30,6 +33,11 @@ PERMIT_TYPES = {
         {"name": "deadline", "type": "uint256"},
     ]
 }
+
+
+@pytest.fixture(autouse=True)
+def _actors_have_eth(w3: Web3) -> None:
+    fund_eth(w3, ALICE, BOB, CAROL)
 
 
 def revert_of(
@@ -80,17 +88,21 @@ def test_supply_goes_to_the_holder(token: Contract) -> None:
     assert INITIAL_SUPPLY == 10**9 * 10**18
     assert token.functions.totalSupply().call() == INITIAL_SUPPLY + FAUCET_RESERVE  # local chain
     assert token.functions.balanceOf(token.address).call() == FAUCET_RESERVE
-    assert token.functions.balanceOf(DEPLOYER.address).call() == INITIAL_SUPPLY
+    # The local deployment funds anvil dev accounts 1..9 from the deployer.
+    funding = ChainParams().dev_funding
+    assert token.functions.balanceOf(DEPLOYER.address).call() == INITIAL_SUPPLY - 9 * funding
+    assert token.functions.balanceOf(DEV_ACCOUNTS[1].address).call() == funding
     assert token.functions.balanceOf(ALICE.address).call() == 0
 
 
 def test_transfer_moves_balance_and_emits(w3: Web3, token: Contract) -> None:
     amount = 1234 * 10**18
+    before = token.functions.balanceOf(DEPLOYER.address).call()
     receipt = transact(
         w3, local_account(DEPLOYER.private_key), token.functions.transfer(ALICE.address, amount)
     )
     assert token.functions.balanceOf(ALICE.address).call() == amount
-    assert token.functions.balanceOf(DEPLOYER.address).call() == INITIAL_SUPPLY - amount
+    assert token.functions.balanceOf(DEPLOYER.address).call() == before - amount
     (event,) = token.events.Transfer().process_receipt(receipt)
     assert event.args == {"from": DEPLOYER.address, "to": ALICE.address, "value": amount}
 
