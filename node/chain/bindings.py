@@ -1,0 +1,367 @@
+"""Typed wrappers for every call the nodes and the gateway make, over one deployment.
+
+    chain = HelioChain.open(w3, "local", account)      # deployments/local.json, checked
+    chain.staking.ensure_staked(peer_id=..., attestation_key=..., region=..., capacity=..., amount=...)
+    chain.energy.submit(report, report.sign(key, chain.energy.domain()))
+    chain.payments.redeem(voucher, signature)
+
+Amounts are token wei (``HELIO = 10**18``); addresses are checksummed strings; model
+ids are strings here and ``keccak256(model_id)`` on chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.types import TxReceipt
+
+from node.chain.base import ContractClient, ContractRevert
+from node.chain.deploy import Deployment
+from node.chain.eip712 import EnergyReport, OutputCommitment, Voucher, model_key
+from node.core.paths import DEPLOYMENTS_DIR
+
+MODEL_STATUS = ("none", "proposed", "evaluating", "voting", "adopted", "rejected", "deprecated")
+PROPOSAL_STATE = (
+    "pending", "active", "canceled", "defeated", "succeeded", "queued", "expired", "executed",
+)  # fmt: skip
+VOTE = {"against": 0, "for": 1, "abstain": 2}
+
+
+class Token(ContractClient):
+    NAME = "HelioToken"
+
+    def balance_of(self, account: str) -> int:
+        return int(self.c.functions.balanceOf(account).call())
+
+    def approve(self, spender: str, amount: int) -> TxReceipt:
+        return self._tx("approve", self.c.functions.approve(spender, amount))
+
+    def transfer(self, to: str, amount: int) -> TxReceipt:
+        return self._tx("transfer", self.c.functions.transfer(to, amount))
+
+    def faucet(self, to: str) -> TxReceipt:
+        return self._tx("faucet", self.c.functions.faucet(to))
+
+    def ensure_allowance(self, spender: str, amount: int) -> None:
+        assert self.account is not None
+        if self.c.functions.allowance(self.account.address, spender).call() < amount:
+            self.approve(spender, amount)
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    attestation_key: str
+    capacity: int
+    registered_at: int
+    peer_id: str
+    region: str
+
+
+@dataclass(frozen=True)
+class StakeRecord:
+    self_stake: int
+    delegated_stake: int
+    delegated_shares: int
+
+
+class Staking(ContractClient):
+    NAME = "StakingRegistry"
+
+    def __init__(self, w3: Web3, contract: Any, account: LocalAccount | None = None, token: Token | None = None):
+        super().__init__(w3, contract, account)
+        self.token = token
+
+    def register(self, peer_id: str, attestation_key: str, region: str, capacity: int) -> TxReceipt:
+        return self._tx("register", self.c.functions.register(peer_id, attestation_key, region, capacity))
+
+    def update_node(self, peer_id: str, attestation_key: str, region: str, capacity: int) -> TxReceipt:
+        return self._tx("updateNode", self.c.functions.updateNode(peer_id, attestation_key, region, capacity))
+
+    def stake(self, amount: int) -> TxReceipt:
+        """Approve (if needed) and bond ``amount`` more."""
+        assert self.token is not None
+        self.token.with_account(self._account()).ensure_allowance(self.address, amount)  # type: ignore[attr-defined]
+        return self._tx("stake", self.c.functions.stake(amount))
+
+    def request_unstake(self, amount: int) -> TxReceipt:
+        return self._tx("requestUnstake", self.c.functions.requestUnstake(amount))
+
+    def withdraw(self) -> TxReceipt:
+        return self._tx("withdraw", self.c.functions.withdraw())
+
+    def delegate_stake(self, inferer: str, amount: int) -> TxReceipt:
+        assert self.token is not None
+        self.token.with_account(self._account()).ensure_allowance(self.address, amount)  # type: ignore[attr-defined]
+        return self._tx("delegateStake", self.c.functions.delegateStake(inferer, amount))
+
+    def ensure_staked(self, *, peer_id: str, attestation_key: str, region: str, capacity: int,
+                      amount: int | None = None) -> list[str]:  # fmt: skip
+        """The start-up step of ``helio node serve``: register (or update) the node and top
+        its own stake up to ``amount`` (default: the minimum). Returns what it did."""
+        me = self._account().address
+        done: list[str] = []
+        node = self.node_of(me)
+        if node.registered_at == 0:
+            self.register(peer_id, attestation_key, region, capacity)
+            done.append("registered")
+        elif (node.peer_id, node.attestation_key, node.region, node.capacity) != (
+            peer_id, Web3.to_checksum_address(attestation_key), region, capacity,
+        ):  # fmt: skip
+            self.update_node(peer_id, attestation_key, region, capacity)
+            done.append("updated")
+        target = max(amount or 0, self.min_stake())
+        have = self.stake_of(me).self_stake
+        if have < target:
+            self.stake(target - have)
+            done.append(f"staked {target - have}")
+        return done
+
+    def _account(self) -> LocalAccount:
+        if self.account is None:
+            from node.core.errors import ChainError
+
+            raise ChainError("StakingRegistry writes need a signing account (HELIO_PRIVATE_KEY)")
+        return self.account
+
+    def min_stake(self) -> int:
+        return int(self.c.functions.minStake().call())
+
+    def is_active(self, inferer: str) -> bool:
+        return bool(self.c.functions.isActive(inferer).call())
+
+    def node_of(self, inferer: str) -> NodeRecord:
+        return NodeRecord(*self.c.functions.nodeOf(inferer).call())
+
+    def stake_of(self, inferer: str) -> StakeRecord:
+        return StakeRecord(*self.c.functions.stakeOf(inferer).call())
+
+    def unbonding_of(self, account: str) -> tuple[int, int]:
+        """(amount, release timestamp)."""
+        amount, release_at = self.c.functions.unbondingOf(account).call()
+        return int(amount), int(release_at)
+
+    def votes(self, inferer: str) -> int:
+        return int(self.c.functions.getVotes(inferer).call())
+
+
+class Energy(ContractClient):
+    NAME = "EnergyAttestations"
+
+    def submit(self, report: EnergyReport, signature: bytes) -> TxReceipt:
+        return self._tx("submit", self.c.functions.submit(report.as_tuple(), signature))
+
+    def submit_batch(self, signed: list[tuple[EnergyReport, bytes]]) -> TxReceipt:
+        reports = [r.as_tuple() for r, _ in signed]
+        return self._tx("submitBatch", self.c.functions.submitBatch(reports, [s for _, s in signed]))
+
+    def latest(self, inferer: str) -> dict[str, int]:
+        names = ("timestamp", "available_power_w", "battery_soc_bps", "headroom_w", "state", "nonce")
+        return dict(zip(names, self.c.functions.latest(inferer).call(), strict=True))
+
+    def is_renewable_active(self, inferer: str) -> bool:
+        return bool(self.c.functions.isRenewableActive(inferer).call())
+
+    def max_age(self) -> int:
+        return int(self.c.functions.maxAge().call())
+
+
+class Models(ContractClient):
+    NAME = "ModelRegistry"
+
+    def propose(self, model_id: str, manifest_cid: str, license_: str, family: str, *,
+                min_memory_mb: int, energy_mj_per_token: int, max_latency_ms: int,
+                royalty_recipient: str) -> TxReceipt:  # fmt: skip
+        reqs = (min_memory_mb, energy_mj_per_token, max_latency_ms)
+        call = self.c.functions.propose(model_id, manifest_cid, license_, family, reqs, royalty_recipient)
+        return self._tx("propose", call)
+
+    def start_evaluation(self, model_id: str) -> TxReceipt:
+        return self._tx("startEvaluation", self.c.functions.startEvaluation(model_key(model_id)))
+
+    def post_benchmark(self, model_id: str, tokens_per_s: float, mj_per_token: int, accuracy_bps: int) -> TxReceipt:
+        call = self.c.functions.postBenchmark(model_key(model_id), round(tokens_per_s * 1000), mj_per_token, accuracy_bps)
+        return self._tx("postBenchmark", call)
+
+    def start_voting(self, model_id: str) -> int:
+        """Open the vote; the Governor proposal id."""
+        self._tx("startVoting", self.c.functions.startVoting(model_key(model_id)))
+        return self.proposal_id(model_id)
+
+    def status(self, model_id: str) -> str:
+        return MODEL_STATUS[self.c.functions.statusOf(model_key(model_id)).call()]
+
+    def is_adopted(self, model_id: str) -> bool:
+        return bool(self.c.functions.isAdopted(model_key(model_id)).call())
+
+    def proposal_id(self, model_id: str) -> int:
+        return int(self.c.functions.modelOf(model_key(model_id)).call()[5])
+
+    def model(self, model_id: str) -> dict[str, Any]:
+        m = self.c.functions.modelOf(model_key(model_id)).call()
+        return {
+            "creator": m[0], "status": MODEL_STATUS[m[1]], "proposed_at": m[2],
+            "royalty_recipient": m[3], "benchmark_count": m[4], "proposal_id": m[5],
+            "min_memory_mb": m[6][0], "energy_mj_per_token": m[6][1], "max_latency_ms": m[6][2],
+            "model_id": m[7], "manifest_cid": m[8], "license": m[9], "family": m[10],
+        }  # fmt: skip
+
+    def adopted_models(self) -> list[str]:
+        """Model id strings of every adopted model."""
+        return [self.c.functions.modelOf(k).call()[7] for k in self.c.functions.adoptedModels().call()]
+
+
+class Governor(ContractClient):
+    NAME = "HelioGovernor"
+
+    def vote(self, proposal_id: int, support: str = "for", reason: str = "") -> TxReceipt:
+        if support not in VOTE:
+            from node.core.errors import ConfigError
+
+            raise ConfigError(f"vote must be one of {', '.join(VOTE)}, not {support!r}")
+        call = self.c.functions.castVoteWithReason(proposal_id, VOTE[support], reason)
+        return self._tx("castVote", call)
+
+    def state(self, proposal_id: int) -> str:
+        return PROPOSAL_STATE[self.c.functions.state(proposal_id).call()]
+
+    def votes(self, proposal_id: int) -> dict[str, int]:
+        against, for_, abstain = self.c.functions.proposalVotes(proposal_id).call()
+        return {"against": against, "for": for_, "abstain": abstain}
+
+    def adoption_call(self, models: Models, model_id: str) -> tuple[list[str], list[int], list[bytes], bytes]:
+        """targets, values, calldatas and description hash of a model's adoption proposal."""
+        data = models.c.encode_abi("adopt", [model_key(model_id)])
+        description = models.c.functions.adoptionDescription(model_id).call()
+        return [models.address], [0], [bytes.fromhex(data[2:])], Web3.keccak(text=description)
+
+    def queue(self, targets: list[str], values: list[int], calldatas: list[bytes], desc_hash: bytes) -> TxReceipt:
+        return self._tx("queue", self.c.functions.queue(targets, values, calldatas, desc_hash))
+
+    def execute(self, targets: list[str], values: list[int], calldatas: list[bytes], desc_hash: bytes) -> TxReceipt:
+        return self._tx("execute", self.c.functions.execute(targets, values, calldatas, desc_hash))
+
+
+class Payments(ContractClient):
+    NAME = "Payments"
+
+    def __init__(self, w3: Web3, contract: Any, account: LocalAccount | None = None, token: Token | None = None):
+        super().__init__(w3, contract, account)
+        self.token = token
+
+    def open_channel(self, payee: str, amount: int, expiry: int) -> int:
+        """Approve (if needed), deposit and open; the new channel id."""
+        assert self.token is not None and self.account is not None
+        self.token.with_account(self.account).ensure_allowance(self.address, amount)  # type: ignore[attr-defined]
+        receipt = self._tx("openChannel", self.c.functions.openChannel(payee, amount, expiry))
+        return int(self.events(receipt, "ChannelOpened")[0]["channel"])
+
+    def redeem(self, voucher: Voucher, signature: bytes) -> TxReceipt:
+        return self._tx("redeem", self.c.functions.redeem(voucher.as_tuple(), signature))
+
+    def redeem_batch(self, signed: list[tuple[Voucher, bytes]]) -> TxReceipt:
+        vouchers = [v.as_tuple() for v, _ in signed]
+        return self._tx("redeemBatch", self.c.functions.redeemBatch(vouchers, [s for _, s in signed]))
+
+    def reclaim(self, channel: int) -> TxReceipt:
+        return self._tx("reclaim", self.c.functions.reclaim(channel))
+
+    def post_epoch_root(self, root: bytes, total: int) -> TxReceipt:
+        return self._tx("postEpochRoot", self.c.functions.postEpochRoot(root, total))
+
+    def claim(self, epoch: int, account: str, amount: int, proof: list[bytes]) -> TxReceipt:
+        return self._tx("claim", self.c.functions.claim(epoch, account, amount, proof))
+
+    def withdraw_royalties(self) -> TxReceipt:
+        return self._tx("withdrawRoyalties", self.c.functions.withdrawRoyalties())
+
+    def channel(self, channel: int) -> dict[str, Any]:
+        client, expiry, payee, deposit, redeemed = self.c.functions.channelOf(channel).call()
+        return {"client": client, "expiry": expiry, "payee": payee, "deposit": deposit, "redeemed": redeemed}
+
+    def unallocated_pool(self) -> int:
+        return int(self.c.functions.unallocatedPool().call())
+
+
+class Verification(ContractClient):
+    NAME = "Verification"
+
+    def post_spot_check(self, inferer: str, passed: bool) -> TxReceipt:
+        return self._tx("postSpotCheck", self.c.functions.postSpotCheck(inferer, passed))
+
+    def submit_fraud_claim(self, accused: str, accused_commitment: tuple[OutputCommitment, bytes],
+                           conflicting: list[tuple[OutputCommitment, bytes]]) -> int:  # fmt: skip
+        a = (accused_commitment[0].as_tuple(), accused_commitment[1])
+        others = [(c.as_tuple(), s) for c, s in conflicting]
+        receipt = self._tx("submitFraudClaim", self.c.functions.submitFraudClaim(accused, a, others))
+        return int(self.events(receipt, "FraudClaimSubmitted")[0]["claimId"])
+
+    def confirm(self, claim_id: int) -> TxReceipt:
+        return self._tx("confirmClaim", self.c.functions.confirmClaim(claim_id))
+
+    def execute_slash(self, claim_id: int) -> TxReceipt:
+        return self._tx("executeSlash", self.c.functions.executeSlash(claim_id))
+
+    def reputation(self, inferer: str, epoch: int | None = None) -> tuple[int, int]:
+        """(passed, failed) spot-checks of ``inferer`` in ``epoch`` (default: now)."""
+        e = self.c.functions.currentEpoch().call() if epoch is None else epoch
+        passed, failed = self.c.functions.reputationOf(inferer, e).call()
+        return int(passed), int(failed)
+
+
+@dataclass
+class HelioChain:
+    """Every contract of one deployment, as typed wrappers sharing one signing account."""
+
+    w3: Web3
+    deployment: Deployment
+    account: LocalAccount | None = None
+
+    @classmethod
+    def open(cls, w3: Web3, network: str, account: LocalAccount | None = None,
+             directory: Path = DEPLOYMENTS_DIR) -> HelioChain:  # fmt: skip
+        """``ChainError`` if ``deployments/<network>.json`` is missing, is for another
+        chain id, or its contracts have no code on ``w3`` (chain restarted)."""
+        deployment = Deployment.load(network, directory)
+        deployment.check_against(w3)
+        return cls(w3, deployment, account)
+
+    def _c(self, name: str) -> Any:
+        return self.deployment.contract(self.w3, name)
+
+    @property
+    def token(self) -> Token:
+        return Token(self.w3, self._c("HelioToken"), self.account)
+
+    @property
+    def staking(self) -> Staking:
+        return Staking(self.w3, self._c("StakingRegistry"), self.account, self.token)
+
+    @property
+    def energy(self) -> Energy:
+        return Energy(self.w3, self._c("EnergyAttestations"), self.account)
+
+    @property
+    def models(self) -> Models:
+        return Models(self.w3, self._c("ModelRegistry"), self.account)
+
+    @property
+    def governor(self) -> Governor:
+        return Governor(self.w3, self._c("HelioGovernor"), self.account)
+
+    @property
+    def payments(self) -> Payments:
+        return Payments(self.w3, self._c("Payments"), self.account, self.token)
+
+    @property
+    def verification(self) -> Verification:
+        return Verification(self.w3, self._c("Verification"), self.account)
+
+
+__all__ = [
+    "ContractRevert", "Energy", "Governor", "HelioChain", "Models", "NodeRecord", "Payments",
+    "StakeRecord", "Staking", "Token", "Verification",
+]  # fmt: skip
