@@ -118,7 +118,7 @@ def _checked_gguf(spec: ModelSourceSpec, cache_dir: Path) -> Path:
     return gguf
 
 
-def _load_gguf(gguf: Path, dtype: Dtype) -> tuple[Any, Any]:
+def load_gguf(gguf: Path, dtype: Dtype) -> tuple[Any, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -159,7 +159,7 @@ def _convert_into(
     from rich.progress import track
     from safetensors.torch import save_file
 
-    tokenizer, model = _load_gguf(gguf, dtype)
+    tokenizer, model = load_gguf(gguf, dtype)
     config = model.config
     tied = bool(getattr(config, "tie_word_embeddings", False))
     state = model.state_dict()
