@@ -71,15 +71,27 @@ class StakeRecord:
 class Staking(ContractClient):
     NAME = "StakingRegistry"
 
-    def __init__(self, w3: Web3, contract: Any, account: LocalAccount | None = None, token: Token | None = None):
+    def __init__(
+        self,
+        w3: Web3,
+        contract: Any,
+        account: LocalAccount | None = None,
+        token: Token | None = None,
+    ):
         super().__init__(w3, contract, account)
         self.token = token
 
     def register(self, peer_id: str, attestation_key: str, region: str, capacity: int) -> TxReceipt:
-        return self._tx("register", self.c.functions.register(peer_id, attestation_key, region, capacity))
+        return self._tx(
+            "register", self.c.functions.register(peer_id, attestation_key, region, capacity)
+        )
 
-    def update_node(self, peer_id: str, attestation_key: str, region: str, capacity: int) -> TxReceipt:
-        return self._tx("updateNode", self.c.functions.updateNode(peer_id, attestation_key, region, capacity))
+    def update_node(
+        self, peer_id: str, attestation_key: str, region: str, capacity: int
+    ) -> TxReceipt:
+        return self._tx(
+            "updateNode", self.c.functions.updateNode(peer_id, attestation_key, region, capacity)
+        )
 
     def stake(self, amount: int) -> TxReceipt:
         """Approve (if needed) and bond ``amount`` more."""
@@ -156,10 +168,19 @@ class Energy(ContractClient):
 
     def submit_batch(self, signed: list[tuple[EnergyReport, bytes]]) -> TxReceipt:
         reports = [r.as_tuple() for r, _ in signed]
-        return self._tx("submitBatch", self.c.functions.submitBatch(reports, [s for _, s in signed]))
+        return self._tx(
+            "submitBatch", self.c.functions.submitBatch(reports, [s for _, s in signed])
+        )
 
     def latest(self, inferer: str) -> dict[str, int]:
-        names = ("timestamp", "available_power_w", "battery_soc_bps", "headroom_w", "state", "nonce")
+        names = (
+            "timestamp",
+            "available_power_w",
+            "battery_soc_bps",
+            "headroom_w",
+            "state",
+            "nonce",
+        )
         return dict(zip(names, self.c.functions.latest(inferer).call(), strict=True))
 
     def is_renewable_active(self, inferer: str) -> bool:
@@ -176,14 +197,20 @@ class Models(ContractClient):
                 min_memory_mb: int, energy_mj_per_token: int, max_latency_ms: int,
                 royalty_recipient: str) -> TxReceipt:  # fmt: skip
         reqs = (min_memory_mb, energy_mj_per_token, max_latency_ms)
-        call = self.c.functions.propose(model_id, manifest_cid, license_, family, reqs, royalty_recipient)
+        call = self.c.functions.propose(
+            model_id, manifest_cid, license_, family, reqs, royalty_recipient
+        )
         return self._tx("propose", call)
 
     def start_evaluation(self, model_id: str) -> TxReceipt:
         return self._tx("startEvaluation", self.c.functions.startEvaluation(model_key(model_id)))
 
-    def post_benchmark(self, model_id: str, tokens_per_s: float, mj_per_token: int, accuracy_bps: int) -> TxReceipt:
-        call = self.c.functions.postBenchmark(model_key(model_id), round(tokens_per_s * 1000), mj_per_token, accuracy_bps)
+    def post_benchmark(
+        self, model_id: str, tokens_per_s: float, mj_per_token: int, accuracy_bps: int
+    ) -> TxReceipt:
+        call = self.c.functions.postBenchmark(
+            model_key(model_id), round(tokens_per_s * 1000), mj_per_token, accuracy_bps
+        )
         return self._tx("postBenchmark", call)
 
     def start_voting(self, model_id: str) -> int:
@@ -211,7 +238,9 @@ class Models(ContractClient):
 
     def adopted_models(self) -> list[str]:
         """Model id strings of every adopted model."""
-        return [self.c.functions.modelOf(k).call()[7] for k in self.c.functions.adoptedModels().call()]
+        return [
+            self.c.functions.modelOf(k).call()[7] for k in self.c.functions.adoptedModels().call()
+        ]
 
 
 class Governor(ContractClient):
@@ -232,23 +261,35 @@ class Governor(ContractClient):
         against, for_, abstain = self.c.functions.proposalVotes(proposal_id).call()
         return {"against": against, "for": for_, "abstain": abstain}
 
-    def adoption_call(self, models: Models, model_id: str) -> tuple[list[str], list[int], list[bytes], bytes]:
+    def adoption_call(
+        self, models: Models, model_id: str
+    ) -> tuple[list[str], list[int], list[bytes], bytes]:
         """targets, values, calldatas and description hash of a model's adoption proposal."""
         data = models.c.encode_abi("adopt", [model_key(model_id)])
         description = models.c.functions.adoptionDescription(model_id).call()
         return [models.address], [0], [bytes.fromhex(data[2:])], Web3.keccak(text=description)
 
-    def queue(self, targets: list[str], values: list[int], calldatas: list[bytes], desc_hash: bytes) -> TxReceipt:
+    def queue(
+        self, targets: list[str], values: list[int], calldatas: list[bytes], desc_hash: bytes
+    ) -> TxReceipt:
         return self._tx("queue", self.c.functions.queue(targets, values, calldatas, desc_hash))
 
-    def execute(self, targets: list[str], values: list[int], calldatas: list[bytes], desc_hash: bytes) -> TxReceipt:
+    def execute(
+        self, targets: list[str], values: list[int], calldatas: list[bytes], desc_hash: bytes
+    ) -> TxReceipt:
         return self._tx("execute", self.c.functions.execute(targets, values, calldatas, desc_hash))
 
 
 class Payments(ContractClient):
     NAME = "Payments"
 
-    def __init__(self, w3: Web3, contract: Any, account: LocalAccount | None = None, token: Token | None = None):
+    def __init__(
+        self,
+        w3: Web3,
+        contract: Any,
+        account: LocalAccount | None = None,
+        token: Token | None = None,
+    ):
         super().__init__(w3, contract, account)
         self.token = token
 
@@ -264,7 +305,9 @@ class Payments(ContractClient):
 
     def redeem_batch(self, signed: list[tuple[Voucher, bytes]]) -> TxReceipt:
         vouchers = [v.as_tuple() for v, _ in signed]
-        return self._tx("redeemBatch", self.c.functions.redeemBatch(vouchers, [s for _, s in signed]))
+        return self._tx(
+            "redeemBatch", self.c.functions.redeemBatch(vouchers, [s for _, s in signed])
+        )
 
     def reclaim(self, channel: int) -> TxReceipt:
         return self._tx("reclaim", self.c.functions.reclaim(channel))
@@ -280,7 +323,13 @@ class Payments(ContractClient):
 
     def channel(self, channel: int) -> dict[str, Any]:
         client, expiry, payee, deposit, redeemed = self.c.functions.channelOf(channel).call()
-        return {"client": client, "expiry": expiry, "payee": payee, "deposit": deposit, "redeemed": redeemed}
+        return {
+            "client": client,
+            "expiry": expiry,
+            "payee": payee,
+            "deposit": deposit,
+            "redeemed": redeemed,
+        }
 
     def unallocated_pool(self) -> int:
         return int(self.c.functions.unallocatedPool().call())
@@ -296,7 +345,9 @@ class Verification(ContractClient):
                            conflicting: list[tuple[OutputCommitment, bytes]]) -> int:  # fmt: skip
         a = (accused_commitment[0].as_tuple(), accused_commitment[1])
         others = [(c.as_tuple(), s) for c, s in conflicting]
-        receipt = self._tx("submitFraudClaim", self.c.functions.submitFraudClaim(accused, a, others))
+        receipt = self._tx(
+            "submitFraudClaim", self.c.functions.submitFraudClaim(accused, a, others)
+        )
         return int(self.events(receipt, "FraudClaimSubmitted")[0]["claimId"])
 
     def confirm(self, claim_id: int) -> TxReceipt:

@@ -75,6 +75,16 @@ def local_account(private_key: str | SecretStr) -> LocalAccount:
     return account
 
 
+GAS_MARGIN_RATIO = 1.2  # estimates run in the latest block's context, the tx in the next
+GAS_MARGIN_FIXED = 50_000  # e.g. a vote checkpoint updated in place vs. pushed anew (2 slots)
+
+
+def _with_margin(estimate: int) -> int:
+    """Gas limit for an estimate: state that depends on ``block.number`` (checkpoints) can
+    cost more in the block the transaction really lands in. Unused gas is not charged."""
+    return int(estimate * GAS_MARGIN_RATIO) + GAS_MARGIN_FIXED
+
+
 def transact(
     w3: Web3,
     account: LocalAccount,
@@ -94,6 +104,7 @@ def transact(
         "value": value,
     }
     tx = call.build_transaction(TxParams(**tx_fields))  # type: ignore[typeddict-item]
+    tx["gas"] = _with_margin(int(tx["gas"]))
     signed = account.sign_transaction(tx)  # type: ignore[arg-type]
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=receipt_timeout)

@@ -83,3 +83,28 @@ def events(contract: Contract, receipt: TxReceipt, name: str) -> list[dict[str, 
         dict(e.args)
         for e in getattr(contract.events, name)().process_receipt(receipt, errors=DISCARD)
     ]
+
+
+MIN_STAKE = 1_000 * HELIO  # ChainParams().min_stake
+
+
+def give_tokens(w3: Web3, token: Contract, who: DevAccount, amount: int) -> None:
+    fund_eth(w3, who)
+    send(w3, DEPLOYER, token.functions.transfer(who.address, amount))
+
+
+def make_inferer(
+    w3: Web3, c: dict[str, Contract], name: str, stake: int = MIN_STAKE, capacity: int = 10
+) -> DevAccount:
+    """A registered, staked inferer whose attestation key is its own key."""
+    who = actor(name)
+    give_tokens(w3, c["HelioToken"], who, stake + 10_000 * HELIO)
+    staking = c["StakingRegistry"]
+    send(
+        w3,
+        who,
+        staking.functions.register(f"12D3KooW{name}", who.address, "Europe/Berlin", capacity),
+    )
+    send(w3, who, c["HelioToken"].functions.approve(staking.address, stake))
+    send(w3, who, staking.functions.stake(stake))
+    return who

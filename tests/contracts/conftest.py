@@ -61,3 +61,9 @@ def token_artifact(compiled: None) -> ContractArtifact:
 @pytest.fixture
 def token(w3: Web3, deployment: Deployment) -> Contract:
     return deployment.contract(w3, "HelioToken")
+
+
+@pytest.fixture
+def contracts(w3: Web3, deployment: Deployment) -> dict[str, Contract]:
+    """Every deployed contract by name (web3 handles)."""
+    return {name: deployment.contract(w3, name) for name in deployment.contracts}
