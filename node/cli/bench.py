@@ -33,3 +33,17 @@ def convert(
     from node.bench.convert import bench_convert
 
     report(bench_convert(model_id, [d.strip() for d in dtypes.split(",") if d.strip()]), as_json)
+
+
+@app.command()
+def ipfs(
+    model_id: str = typer.Option("smollm2-135m-instruct", "--model", help="converted model to publish"),
+    dtype: str = typer.Option("fp32", "--dtype", help="fp32, bf16 or fp16"),
+    span: str = typer.Option("0:10", "--span", help="blocks START:END fetched by the second node"),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Publish time, span fetch MB/s over loopback and cold start (manifest CID → forward)."""
+    from node.bench.ipfs import bench_ipfs
+
+    start, end = (int(x) for x in span.split(":"))
+    report(bench_ipfs(model_id, dtype, (start, end)), as_json)

