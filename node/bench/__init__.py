@@ -3,6 +3,7 @@ them for model evaluation. One module per part; each exposes ``app``-free functi
 that return a dict of numbers, and ``node/cli/bench.py`` turns them into commands.
 
 - ``convert``  model conversion time and cache size per dtype (foundation)
+- ``ipfs``     publish time, span fetch MB/s over loopback, cold start from a manifest CID
 
 With ``--json`` a benchmark prints one JSON object as its last line of stdout; the
 numbers, their machine and their baseline go into docs/benchmarks.md.

@@ -4,4 +4,5 @@
              ``heliomesh.cli``, so ``gateway`` can add ``helio gateway`` without
              ``node`` importing it)
 - ``model``  ``helio model convert|list``
+- ``model_ipfs``  ``helio model publish|fetch`` (added to the ``model`` group)
 """
