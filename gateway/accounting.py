@@ -1,0 +1,88 @@
+"""Contribution accounting (the referee embedded in the gateway): work done per inferer
+per epoch, turned into a signed Merkle root of (inferer, amount) the Payments contract
+pays the inferers' pool from (``postEpochRoot``, then each inferer ``claim``s).
+
+Work is counted in block-tokens: a generation that ran ``t`` tokens (prompt + completion)
+through a span of ``b`` blocks credits that span's inferer ``t × b``. At the end of an
+epoch the pool (token wei) is shared pro rata to work, rounded down.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from gateway.merkle import MerkleTree
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    work: dict[str, int]  # inferer address → block-tokens
+    amounts: list[tuple[str, int]]  # (inferer, token wei) leaves
+    total: int
+    root: bytes
+    signer: str | None = None
+    signature: bytes | None = None
+    tx: str | None = None
+
+    def proof(self, account: str) -> list[bytes]:
+        index = [a.lower() for a, _ in self.amounts].index(account.lower())
+        return MerkleTree(self.amounts).proof(index)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "epoch": self.epoch,
+            "work": self.work,
+            "amounts": [{"account": a, "amount": str(n)} for a, n in self.amounts],
+            "total": str(self.total),
+            "root": "0x" + self.root.hex(),
+            "signer": self.signer,
+            "signature": "0x" + self.signature.hex() if self.signature else None,
+            "tx": self.tx,
+        }
+
+
+def epoch_message(epoch: int, root: bytes, total: int) -> str:
+    return f"Heliomesh contribution epoch {epoch} root 0x{root.hex()} total {total}"
+
+
+class ContributionLedger:
+    def __init__(self, epoch_s: float, started: float | None = None) -> None:
+        self.epoch_s = epoch_s
+        self.started = time.time() if started is None else started
+        self.epoch = 0
+        self.work: Counter[str] = Counter()
+        self.closed: list[EpochRecord] = []
+
+    def record(self, spans: list[tuple[str, int]], tokens: int) -> None:
+        """``spans``: (inferer address, blocks served) of the route a generation used."""
+        for address, blocks in spans:
+            self.work[address] += tokens * blocks
+
+    def due(self, now: float | None = None) -> bool:
+        return (now or time.time()) >= self.started + (self.epoch + 1) * self.epoch_s
+
+    def close(self, pool_wei: int, referee_key: str | None = None) -> EpochRecord | None:
+        """Close the epoch: share ``pool_wei`` pro rata to work; None if nobody worked."""
+        work, self.work = dict(self.work), Counter()
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        total_work = sum(work.values())
+        if total_work == 0:
+            return None
+        amounts = [(a, pool_wei * w // total_work) for a, w in sorted(work.items())]
+        amounts = [(a, n) for a, n in amounts if n > 0] or [(a, 0) for a, _ in amounts[:1]]
+        total = sum(n for _, n in amounts)
+        root = MerkleTree(amounts).root
+        signer = signature = None
+        if referee_key is not None:
+            account = Account.from_key(referee_key)
+            signed = account.sign_message(encode_defunct(text=epoch_message(epoch, root, total)))
+            signer, signature = account.address, bytes(signed.signature)
+        record = EpochRecord(epoch, work, amounts, total, root, signer, signature)
+        self.closed.append(record)
+        return record

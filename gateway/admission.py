@@ -1,0 +1,85 @@
+"""Who pays for a request, decided before any work: a voucher (``X-Helio-Voucher``) makes
+it a paid request; otherwise it is free and counted against the client IP's fair-use
+limits, raised for contributors (``X-Helio-Contributor`` from a staked inferer)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from gateway.errors import APIError
+from gateway.payments.desk import PaidTicket
+from gateway.ratelimit import FreeTicket
+from gateway.settings import COST_HEADER
+from gateway.state import Gateway
+from node.client.vouchers import (
+    CHARGED_HEADER,
+    CONTRIBUTOR_HEADER,
+    VOUCHER_HEADER,
+    recover_contributor,
+)
+from node.core.errors import ConfigError
+
+
+@dataclass
+class Ticket:
+    tier: str  # "paid" | "free" | "contributor"
+    paid: PaidTicket | None = None
+    free: FreeTicket | None = None
+
+    def headers(self, gateway: Gateway) -> dict[str, str]:
+        """Headers sent with the response before the actual cost is known: for a paid
+        request, the charged total including this request's worst case (an upper bound
+        the client can build its next voucher on)."""
+        if self.paid is None:
+            return {}
+        account = gateway.desk.accounts[self.paid.channel]
+        return {CHARGED_HEADER: str(account.charged + account.reserved)}
+
+    def settle(self, gateway: Gateway, prompt_tokens: int, completion_tokens: int) -> dict[str, str]:
+        used = prompt_tokens + completion_tokens
+        if self.paid is not None:
+            cost = gateway.desk.cost(used)
+            total = self.paid.settle(cost)
+            return {CHARGED_HEADER: str(total), COST_HEADER: str(cost)}
+        if self.free is not None:
+            self.free.settle(used)
+        return {}
+
+    def cancel(self, gateway: Gateway) -> None:
+        """The request failed before producing anything: charge nothing."""
+        if self.paid is not None and not self.paid.settled:
+            self.paid.settle(0)
+        elif self.free is not None:
+            self.free.settle(0)
+
+
+def client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def admit(gateway: Gateway, request: Request, model_id: str, worst_tokens: int) -> Ticket:
+    header = request.headers.get(VOUCHER_HEADER)
+    if header:
+        signed = gateway.desk.decode(header)
+        channel = await asyncio.to_thread(gateway.desk.channels.channel, signed.voucher.channel)
+        ticket = Ticket("paid", paid=gateway.desk.admit(signed, channel, model_id, worst_tokens))
+    else:
+        contributor = False
+        if proof := request.headers.get(CONTRIBUTOR_HEADER):
+            try:
+                address = recover_contributor(proof)
+            except ConfigError as exc:
+                raise APIError(403, str(exc), type="permission_error", code="bad_contributor_proof",
+                               param=CONTRIBUTOR_HEADER) from None
+            if not await asyncio.to_thread(gateway.stakes.is_staked, address):
+                raise APIError(403, f"{address} has no active stake; contributor limits are for "
+                               "staked inferers", type="permission_error", code="not_a_contributor",
+                               param=CONTRIBUTOR_HEADER)
+            contributor = True
+        free = gateway.free_tier.admit(client_key(request), contributor, worst_tokens)
+        ticket = Ticket("contributor" if contributor else "free", free=free)
+    gateway.metrics.request(ticket.tier)
+    return ticket

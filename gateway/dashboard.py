@@ -1,0 +1,139 @@
+"""The live swarm dashboard's data: ``GET /api/swarm`` (one snapshot) and
+``GET /api/swarm/events`` (SSE, a snapshot every ``interval`` seconds).
+
+Per model: the servers and the blocks each covers, gaps in coverage, throughput, and per
+inferer the energy state/headroom, stake and reputation read from the chain (each only
+when its contract is deployed; ``null`` otherwise). Servers come from a ``SwarmView``:
+``LocalSwarmView`` reports the gateway's in-process spans; the swarm's DHT-backed view
+(issue #4) plugs in the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from gateway.deps import GatewayDep
+from gateway.routes import ServedModel
+from gateway.state import Gateway
+from node.chain.eip712 import InfererState
+
+router = APIRouter(tags=["dashboard"])
+
+
+class SwarmView(Protocol):
+    def servers(self, gateway: Gateway, model: ServedModel) -> list[dict[str, Any]]: ...
+
+
+class LocalSwarmView:
+    """The spans this gateway runs itself; throughput = tokens of the last minute / 60."""
+
+    def servers(self, gateway: Gateway, model: ServedModel) -> list[dict[str, Any]]:
+        tps = gateway.metrics.tokens_per_minute() / 60.0
+        return [
+            {"server": s.server, "address": s.address or gateway.desk.payee, "start": s.start,
+             "end": s.end, "state": s.state, "throughput_tps": round(tps, 2)}
+            for s in model.spans
+        ]
+
+
+def coverage_gaps(num_blocks: int, servers: list[dict[str, Any]]) -> list[list[int]]:
+    covered = [False] * num_blocks
+    for s in servers:
+        if s.get("state", "online") == "online":
+            for b in range(max(0, s["start"]), min(num_blocks, s["end"])):
+                covered[b] = True
+    gaps, start = [], None
+    for b, ok in enumerate([*covered, True]):
+        if not ok and start is None:
+            start = b
+        elif ok and start is not None:
+            gaps.append([start, b])
+            start = None
+    return gaps
+
+
+def _chain_facts(gateway: Gateway, address: str) -> dict[str, Any]:
+    facts: dict[str, Any] = {"stake_wei": None, "energy": None, "reputation": None}
+    if gateway.chain is None:
+        return facts
+    if (staking := gateway.chain.contract("StakingRegistry")) is not None:
+        try:
+            self_stake, delegated, _ = staking.functions.stakeOf(address).call()
+            facts["stake_wei"] = str(int(self_stake) + int(delegated))
+        except Exception:  # noqa: BLE001 (not registered, or an older ABI: shown as unknown)
+            pass
+    if (energy := gateway.chain.contract("EnergyAttestations")) is not None:
+        try:
+            ts, power, soc, headroom, state, _ = energy.functions.latest(address).call()
+            if ts:
+                facts["energy"] = {"timestamp": ts, "available_power_w": power, "battery_soc_bps": soc,
+                                   "headroom_w": headroom, "state": InfererState(state).name.lower()}
+        except Exception:  # noqa: BLE001
+            pass
+    if (verification := gateway.chain.contract("Verification")) is not None:
+        try:
+            epoch = verification.functions.currentEpoch().call()
+            passed, failed = verification.functions.reputationOf(address, epoch).call()
+            facts["reputation"] = {"epoch": epoch, "passed": passed, "failed": failed}
+        except Exception:  # noqa: BLE001
+            pass
+    return facts
+
+
+def snapshot(gateway: Gateway, view: SwarmView | None = None) -> dict[str, Any]:
+    view = view or getattr(gateway, "swarm_view", None) or LocalSwarmView()
+    facts: dict[str, dict[str, Any]] = {}
+    models = []
+    for model_id in gateway.served_ids():
+        model = gateway.models[model_id]
+        servers = view.servers(gateway, model)
+        for s in servers:
+            addr = s["address"]
+            if addr not in facts:
+                facts[addr] = _chain_facts(gateway, addr)
+            s.update(facts[addr])
+        models.append({"id": model_id, "num_blocks": model.num_blocks, "servers": servers,
+                       "gaps": coverage_gaps(model.num_blocks, servers)})
+    return {
+        "time": time.time(),
+        "models": models,
+        "metrics": gateway.metrics.snapshot(),
+        "engine": {"active": gateway.engine.active, "completed": gateway.engine.completed},
+        "chain": {"connected": gateway.chain is not None,
+                  "chain_id": gateway.desk.domain.chain_id,
+                  "stake": gateway.stakes.describe(), "models": gateway.catalog.describe()},
+        "payments": {"on_chain": gateway.memory_channels is None,
+                     "batches_redeemed": gateway.redeem_loop.batches,
+                     "vouchers_redeemed": gateway.redeem_loop.vouchers_redeemed},
+    }
+
+
+@router.get("/api/swarm", summary="Swarm snapshot for the dashboard")
+async def swarm(gateway: GatewayDep) -> dict[str, Any]:
+    return await asyncio.to_thread(snapshot, gateway)
+
+
+@router.get("/api/swarm/events", summary="Swarm snapshots as server-sent events")
+async def swarm_events(
+    request: Request, gateway: GatewayDep,
+    interval: float = Query(1.0, ge=0.2, le=60, description="seconds between snapshots"),
+    count: int | None = Query(None, ge=1, le=10_000, description="stop after this many (tests)"),
+) -> StreamingResponse:
+    async def events() -> AsyncIterator[str]:
+        sent = 0
+        while count is None or sent < count:
+            data = await asyncio.to_thread(snapshot, gateway)
+            yield f"data: {json.dumps(data)}\n\n"
+            sent += 1
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(interval)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,143 @@
+"""Runs generations for the HTTP layer: a bounded number at once, each in its own worker
+thread (torch is blocking), streamed back to the event loop token by token.
+
+Cancelling (a client disconnect, a stop string, an error) sets the job's ``cancel``
+event; the worker stops before its next step and closes its route, which frees every
+span session (KV cache) the generation held. ``active`` counts open generations so tests
+can see the sessions freed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from gateway.detok import IncrementalDecoder, StopMatcher
+from gateway.errors import APIError
+from gateway.routes import ServedModel
+from node.client import SamplingParams, generate_tokens
+
+log = logging.getLogger(__name__)
+
+_DONE = object()
+
+
+@dataclass
+class Delta:
+    """A piece of generated text; the last one has ``finish_reason`` set."""
+
+    text: str
+    completion_tokens: int
+    finish_reason: str | None = None  # "stop" | "length"
+
+
+@dataclass
+class GenerationRequest:
+    prompt_ids: list[int]
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(
+            max_new_tokens=self.max_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=self.seed,
+        )
+
+
+class Engine:
+    """Admits at most ``max_concurrent`` generations; the rest wait up to ``queue_timeout_s``."""
+
+    def __init__(self, max_concurrent: int, queue_timeout_s: float) -> None:
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self.queue_timeout_s = queue_timeout_s
+        self.active = 0  # generations holding a route (sessions open)
+        self.completed = 0
+        self.tokens_generated = 0
+        self.started_at = time.time()
+        self._lock = threading.Lock()
+
+    async def _acquire(self) -> None:
+        try:
+            await asyncio.wait_for(self._slots.acquire(), self.queue_timeout_s)
+        except TimeoutError:
+            raise APIError(
+                503,
+                f"the gateway is busy (no generation slot within {self.queue_timeout_s:.0f} s); retry later",
+                type="server_error",
+                code="overloaded",
+                headers={"Retry-After": "5"},
+            ) from None
+
+    async def generate(self, model: ServedModel, request: GenerationRequest) -> AsyncIterator[Delta]:
+        """Stream ``Delta``s; closing the iterator early cancels the generation."""
+        params = request.sampling()  # ValueError here → caller answers 400
+        await self._acquire()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        cancel = threading.Event()
+        finished = asyncio.Event()
+
+        def work() -> None:
+            with self._lock:
+                self.active += 1
+            try:
+                tokens = generate_tokens(model.client, model.route_factory(), request.prompt_ids, params)
+                try:
+                    for token in tokens:
+                        if cancel.is_set():
+                            break
+                        loop.call_soon_threadsafe(queue.put_nowait, token)
+                finally:
+                    tokens.close()  # closes the route: frees the span sessions
+            except Exception as exc:  # handed to the event loop, raised there
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                with self._lock:
+                    self.active -= 1
+                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+                loop.call_soon_threadsafe(finished.set)
+
+        worker = threading.Thread(target=work, name="generation", daemon=True)
+        worker.start()
+        decoder = IncrementalDecoder(model.client.tokenizer)
+        stops = StopMatcher(list(request.stop))
+        count = 0
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, Exception):
+                    raise item
+                count += 1
+                self.tokens_generated += 1
+                text = stops.feed(decoder.push(int(item)))  # type: ignore[call-overload]
+                if stops.stopped:
+                    cancel.set()
+                    yield Delta(text, count, "stop")
+                    return
+                if text:
+                    yield Delta(text, count)
+            reason = "length" if count >= request.max_tokens else "stop"
+            yield Delta(stops.flush(), count, reason)
+            self.completed += 1
+        finally:
+            cancel.set()
+            # The slot is free only once the worker has closed its route; wait for it
+            # off the request's task so a disconnect is not delayed by it.
+            asyncio.get_running_loop().create_task(self._release_after(finished))
+
+    async def _release_after(self, finished: asyncio.Event) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await finished.wait()
+        self._slots.release()

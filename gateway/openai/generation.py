@@ -1,0 +1,157 @@
+"""Serving steps both generation endpoints share: resolve the model, check the request
+against limits, admit it (payment or free tier), then run it to the end or stream it.
+Everything that can refuse a request runs before the first token is computed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from pydantic import BaseModel
+
+from gateway.admission import Ticket, admit
+from gateway.engine import Delta, GenerationRequest
+from gateway.errors import APIError, model_not_found
+from gateway.openai.common import SamplingRequest, Usage
+from gateway.routes import ServedModel
+from gateway.state import Gateway
+
+log = logging.getLogger(__name__)
+
+DISCONNECT_POLL_S = 0.2  # how often a non-streamed request checks that its client is there
+
+
+@dataclass
+class Prepared:
+    model: ServedModel
+    generation: GenerationRequest
+    ticket: Ticket
+
+    @property
+    def prompt_tokens(self) -> int:
+        return len(self.generation.prompt_ids)
+
+
+def resolve_model(gateway: Gateway, model_id: str) -> ServedModel:
+    model = gateway.models.get(model_id)
+    if model is None or not gateway.catalog.is_adopted(model_id):
+        raise model_not_found(model_id, gateway.served_ids())
+    return model
+
+
+def max_tokens_of(gateway: Gateway, body: SamplingRequest, value: int | None) -> int:
+    max_tokens = value or gateway.settings.default_max_tokens
+    if max_tokens > gateway.settings.max_tokens_cap:
+        raise APIError(400, f"max_tokens {max_tokens} is above this gateway's cap "
+                       f"{gateway.settings.max_tokens_cap}", param="max_tokens")
+    return max_tokens
+
+
+async def prepare(
+    gateway: Gateway, request: Request, body: SamplingRequest, model: ServedModel,
+    prompt_ids: list[int], max_tokens: int,
+) -> Prepared:
+    if not prompt_ids:
+        raise APIError(400, "the prompt is empty", param="prompt")
+    if len(prompt_ids) + max_tokens > model.context_length:
+        raise APIError(
+            400,
+            f"this model's context is {model.context_length} tokens; the prompt has "
+            f"{len(prompt_ids)} and max_tokens is {max_tokens}. Shorten one of them.",
+            code="context_length_exceeded", param="messages",
+        )
+    generation = GenerationRequest(
+        prompt_ids=prompt_ids, max_tokens=max_tokens, temperature=body.temperature,
+        top_p=body.top_p, seed=body.seed, stop=body.stop_list(),
+    )
+    ticket = await admit(gateway, request, model.model_id, len(prompt_ids) + max_tokens)
+    return Prepared(model, generation, ticket)
+
+
+def _account(gateway: Gateway, prepared: Prepared, completion_tokens: int) -> dict[str, str]:
+    headers = prepared.ticket.settle(gateway, prepared.prompt_tokens, completion_tokens)
+    gateway.metrics.tokens(prepared.prompt_tokens, completion_tokens)
+    used = prepared.prompt_tokens + completion_tokens
+    gateway.accounting.record(
+        [(s.address or gateway.desk.payee, s.end - s.start) for s in prepared.model.spans], used
+    )
+    return headers
+
+
+async def run_to_end(gateway: Gateway, request: Request, prepared: Prepared) -> tuple[str, str, int, dict[str, str]]:
+    """(text, finish_reason, completion tokens, response headers); cancels the generation
+    if the client goes away while waiting."""
+
+    async def collect() -> tuple[str, str, int]:
+        parts, reason, count = [], "stop", 0
+        async for delta in gateway.engine.generate(prepared.model, prepared.generation):
+            parts.append(delta.text)
+            count = delta.completion_tokens
+            reason = delta.finish_reason or reason
+        return "".join(parts), reason, count
+
+    task = asyncio.create_task(collect())
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+            if not task.done() and await request.is_disconnected():
+                task.cancel()
+                log.info("client went away; generation cancelled")
+        text, reason, count = task.result()
+    except asyncio.CancelledError:
+        prepared.ticket.cancel(gateway)
+        raise
+    except ValueError as exc:
+        prepared.ticket.cancel(gateway)
+        raise APIError(400, str(exc)) from None
+    except BaseException:
+        prepared.ticket.cancel(gateway)
+        raise
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+    return text, reason, count, _account(gateway, prepared, count)
+
+
+def sse(payload: BaseModel | dict[str, object]) -> str:
+    data = payload.model_dump_json(exclude_none=False) if isinstance(payload, BaseModel) else json.dumps(payload)
+    return f"data: {data}\n\n"
+
+
+async def stream_events(
+    gateway: Gateway,
+    prepared: Prepared,
+    first: list[str],
+    chunk: Callable[[Delta], BaseModel],
+    usage_chunk: Callable[[Usage], BaseModel] | None,
+) -> AsyncIterator[str]:
+    """SSE lines: ``first``, one chunk per delta, usage if asked, ``data: [DONE]``. A client
+    disconnect closes this iterator, which cancels the generation and frees its sessions."""
+    count = 0
+    try:
+        for line in first:
+            yield line
+        async for delta in gateway.engine.generate(prepared.model, prepared.generation):
+            count = delta.completion_tokens
+            if delta.text or delta.finish_reason:
+                yield sse(chunk(delta))
+        if usage_chunk is not None:
+            yield sse(usage_chunk(Usage(prompt_tokens=prepared.prompt_tokens, completion_tokens=count,
+                                        total_tokens=prepared.prompt_tokens + count)))
+    except APIError as exc:
+        yield sse(exc.body())
+    except ValueError as exc:
+        yield sse(APIError(400, str(exc)).body())
+    except Exception as exc:  # the stream has started: report in-band, as OpenAI does
+        log.exception("generation failed mid-stream")
+        yield sse(APIError(500, f"generation failed: {type(exc).__name__}", type="server_error").body())
+    finally:
+        _account(gateway, prepared, count)
+    yield "data: [DONE]\n\n"

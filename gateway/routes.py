@@ -1,0 +1,78 @@
+"""Where generations run: a ``ServedModel`` pairs the client part of a model with a
+``RouteFactory`` that opens a fresh route (chain of spans) for each generation.
+
+``in_process_routes`` loads the whole model as one span in this process (the demo and
+tests today). When the swarm's network route lands (issue #4: ``node/referee`` plans
+routes over the DHT), a factory that asks the planner for a route replaces it here and
+nothing else in the gateway changes: serving code only calls ``factory()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from node.client import ClientModel
+from node.engine import InProcessRoute, Route, Span
+
+log = logging.getLogger(__name__)
+
+RouteFactory = Callable[[], Route]
+
+
+@dataclass(frozen=True)
+class SpanInfo:
+    """One server (or in-process span) serving blocks ``[start, end)``: for the dashboard."""
+
+    server: str
+    start: int
+    end: int
+    state: str = "online"
+    address: str | None = None  # the inferer's Ethereum address (None: the gateway's own)
+
+
+@dataclass
+class ServedModel:
+    model_id: str
+    client: ClientModel
+    route_factory: RouteFactory
+    num_blocks: int
+    spans: list[SpanInfo] = field(default_factory=list)
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    def encode_prompt(self, text: str) -> list[int]:
+        return list(self.client.tokenizer.encode(text))
+
+    @property
+    def context_length(self) -> int:
+        return int(getattr(self.client.config, "max_position_embeddings", 2048))
+
+
+def in_process_routes(model_dir: Path, spans: int = 1) -> tuple[RouteFactory, list[SpanInfo]]:
+    """Load the model's blocks in this process, split into ``spans`` spans of equal size;
+    each call of the factory opens a route with its own KV caches over the shared weights."""
+    from node.core.manifest import Manifest
+
+    n = Manifest.load(model_dir).num_blocks
+    if not 1 <= spans <= n:
+        raise ValueError(f"spans must be between 1 and {n}")
+    bounds = [round(i * n / spans) for i in range(spans + 1)]
+    loaded = [Span(model_dir, a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+    info = [SpanInfo(f"in-process-{i}", s.start, s.end) for i, s in enumerate(loaded)]
+    return (lambda: InProcessRoute(loaded)), info
+
+
+def load_served_model(model_id: str, dtype: str, cache_dir: Path, spans: int = 1) -> ServedModel:
+    """Convert (or reuse the converted) ``model_id`` and serve it with in-process spans."""
+    from node.models.convert import convert_model
+
+    started = time.perf_counter()
+    converted = convert_model(model_id, dtype, cache_dir, progress=False)
+    client = ClientModel(converted.model_dir)
+    factory, info = in_process_routes(converted.model_dir, spans)
+    log.info("serving %s (%d blocks, %d span(s)) loaded in %.1f s", model_id,
+             converted.manifest.num_blocks, spans, time.perf_counter() - started)
+    return ServedModel(model_id, client, factory, converted.manifest.num_blocks, info)

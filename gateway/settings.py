@@ -1,0 +1,54 @@
+"""The gateway's settings: ``HELIO_GATEWAY_*`` environment variables (or init arguments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+COST_HEADER = "X-Helio-Request-Cost"  # what this request cost, token wei
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELIO_GATEWAY_", env_file=".env", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="bind address (loopback by default)")
+    port: int = Field(8000, ge=0, le=65535, description="0 picks a free port")
+    models: list[str] = Field(
+        default_factory=lambda: ["smollm2-135m-instruct"], description="model ids to serve"
+    )
+    dtype: str = Field("fp32", description="converted dtype to load (fp32, bf16, fp16)")
+    max_concurrent_generations: int = Field(
+        2, ge=1, description="generations running at once; more wait in a queue"
+    )
+    queue_timeout_s: float = Field(
+        60.0, gt=0, description="a request waiting longer than this for a slot gets 503"
+    )
+    default_max_tokens: int = Field(128, ge=1, description="max_tokens when a request omits it")
+    max_tokens_cap: int = Field(1024, ge=1, description="largest max_tokens a request may ask")
+    # Free tier (per client IP), counted over a moving one-minute window.
+    free_requests_per_minute: int = Field(20, ge=1)
+    free_tokens_per_minute: int = Field(4000, ge=1, description="prompt + completion tokens")
+    contributor_multiplier: int = Field(
+        5, ge=1, description="a staked inferer's free limits are this many times larger"
+    )
+    # Payments: price and who gets paid.
+    price_per_token_wei: int = Field(
+        10**12, ge=0, description="token wei per prompt or completion token (1e12 = 1e-6 HELIO)"
+    )
+    payee_key: str | None = Field(
+        None, description="the gateway operator's key (redeems vouchers); default: anvil dev key 1"
+    )
+    redeem_interval_s: float = Field(
+        60.0, gt=0, description="how often accepted vouchers are redeemed on-chain in a batch"
+    )
+    voucher_min_validity_s: int = Field(
+        60, ge=0, description="refuse vouchers expiring sooner than this (time to redeem)"
+    )
+    contribution_epoch_s: float = Field(
+        3600.0, gt=0, description="length of a contribution-accounting epoch"
+    )
+    web_dist: Path | None = Field(
+        None, description="built web app (default: gateway/web/dist next to the package)"
+    )

@@ -1,0 +1,111 @@
+"""``Gateway``: everything one gateway process holds, built once and handed to the app."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+
+from gateway.accounting import ContributionLedger
+from gateway.chain import ChainLink, ModelCatalog, StakeOracle
+from gateway.engine import Engine
+from gateway.metrics import Metrics
+from gateway.payments.chain import ChainChannels, ChainRedeemer
+from gateway.payments.channels import ChannelSource, MemoryChannels
+from gateway.payments.desk import PaymentDesk
+from gateway.payments.redeem import MemoryRedeemer, Redeemer, RedeemLoop
+from gateway.ratelimit import FreeTier
+from gateway.routes import ServedModel
+from gateway.settings import GatewaySettings
+from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS
+from node.chain.eip712 import PAYMENTS_DOMAIN_NAME, Domain
+from node.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# Off-chain mode (no Payments deployed): vouchers are signed under this placeholder
+# verifying contract so they can never be redeemed on any real Payments contract.
+OFFCHAIN_PAYMENTS = to_checksum_address(keccak(text="heliomesh off-chain payments")[-20:])
+
+
+@dataclass
+class Gateway:
+    settings: GatewaySettings
+    models: dict[str, ServedModel]
+    engine: Engine
+    free_tier: FreeTier
+    desk: PaymentDesk
+    redeem_loop: RedeemLoop
+    stakes: StakeOracle
+    catalog: ModelCatalog
+    accounting: ContributionLedger
+    chain: ChainLink | None = None
+    memory_channels: MemoryChannels | None = None  # set in off-chain mode
+    metrics: Metrics = field(default_factory=Metrics)
+    swarm_view: Any = None  # a dashboard.SwarmView; None = the in-process spans
+
+    def served_ids(self) -> list[str]:
+        return [m for m in self.models if self.catalog.is_adopted(m)]
+
+    def payments_info(self) -> dict[str, object]:
+        """``GET /v1/payments``: what a client needs to sign vouchers for this gateway."""
+        return {
+            "payee": self.desk.payee,
+            "chain_id": self.desk.domain.chain_id,
+            "payments_contract": self.desk.domain.verifying_contract,
+            "on_chain": self.memory_channels is None,
+            "price_per_token_wei": self.desk.price_per_token_wei,
+            "default_max_tokens": self.settings.default_max_tokens,
+            "voucher_min_validity_s": self.desk.min_validity_s,
+            "models": self.served_ids(),
+            "header": "X-Helio-Voucher",
+        }
+
+
+def build_gateway(
+    settings: GatewaySettings,
+    models: dict[str, ServedModel],
+    chain: ChainLink | None = None,
+    *,
+    stakers: set[str] | None = None,
+) -> Gateway:
+    """Wire the parts; ``chain`` None (or a deployment without Payments) = off-chain payments."""
+    chain_id = chain.deployment.chain_id if chain else ANVIL_CHAIN_ID
+    key = settings.payee_key
+    if key is None:
+        if chain_id != ANVIL_CHAIN_ID:
+            raise ConfigError("set HELIO_GATEWAY_PAYEE_KEY: the gateway operator's key redeems vouchers")
+        key = DEV_ACCOUNTS[1].private_key  # PUBLIC anvil dev key: local chains only
+    payee = Account.from_key(key)
+    payments = chain.contract("Payments") if chain else None
+    memory: MemoryChannels | None = None
+    channels: ChannelSource
+    redeemer: Redeemer
+    if chain is not None and payments is not None:
+        domain = Domain.of(payments)
+        channels, redeemer = ChainChannels(payments), ChainRedeemer(chain.w3, payments, payee)
+    else:
+        domain = Domain(PAYMENTS_DOMAIN_NAME, chain_id, OFFCHAIN_PAYMENTS)
+        memory = MemoryChannels()
+        channels, redeemer = memory, MemoryRedeemer(memory)
+        log.info("no Payments contract: vouchers are checked against off-chain channels")
+    desk = PaymentDesk(domain, payee.address, channels, settings.price_per_token_wei,
+                       settings.voucher_min_validity_s)
+    return Gateway(
+        settings=settings,
+        models=models,
+        engine=Engine(settings.max_concurrent_generations, settings.queue_timeout_s),
+        free_tier=FreeTier(settings.free_requests_per_minute, settings.free_tokens_per_minute,
+                           settings.contributor_multiplier),
+        desk=desk,
+        redeem_loop=RedeemLoop(desk, redeemer, settings.redeem_interval_s),
+        stakes=StakeOracle(chain.contract("StakingRegistry") if chain else None, stakers or set()),
+        catalog=ModelCatalog(chain.contract("ModelRegistry") if chain else None),
+        accounting=ContributionLedger(settings.contribution_epoch_s),
+        chain=chain,
+        memory_channels=memory,
+    )
