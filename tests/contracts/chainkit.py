@@ -108,3 +108,27 @@ def make_inferer(
     send(w3, who, c["HelioToken"].functions.approve(staking.address, stake))
     send(w3, who, staking.functions.stake(stake))
     return who
+
+
+def govern(
+    w3: Web3, c: dict[str, Contract], voters: list[DevAccount], target: Contract, fn: str,
+    args: list[Any], description: str,
+) -> TxReceipt:  # fmt: skip
+    """A real proposal through HelioGovernor + HelioTimelock, every voter For; the execute receipt."""
+    from node.chain.params import ChainParams
+
+    p = ChainParams()
+    governor = c["HelioGovernor"]
+    targets, values, calldatas = [target.address], [0], [target.encode_abi(fn, args)]
+    receipt = send(
+        w3, voters[0], governor.functions.propose(targets, values, calldatas, description)
+    )
+    pid = events(governor, receipt, "ProposalCreated")[0]["proposalId"]
+    advance(w3, blocks=p.voting_delay_blocks + 1)
+    for v in voters:
+        send(w3, v, governor.functions.castVote(pid, 1))
+    advance(w3, blocks=p.voting_period_blocks)
+    desc = Web3.keccak(text=description)
+    send(w3, voters[0], governor.functions.queue(targets, values, calldatas, desc))
+    advance(w3, seconds=p.timelock_delay_s)
+    return send(w3, voters[0], governor.functions.execute(targets, values, calldatas, desc))
