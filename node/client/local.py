@@ -7,20 +7,19 @@ states through a route, and turns the returned hidden states into logits itself.
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from node.core.errors import ConfigError, ModelCacheError
 from node.core.manifest import EMBEDDINGS_FILE, HEAD_FILE, Manifest
-from node.engine.span import (
-    assert_materialized,
-    empty_model,
-    load_config,
-    load_safetensors,
-    span_config,
-)
+from node.models.family import assert_materialized, load_config, load_safetensors
+from node.models.registry import get_family
+
+STOP_TOKENS = ("<|im_end|>", "<end_of_turn>", "<|endoftext|>", "<|eot_id|>")
 
 
 class ClientModel(nn.Module):
@@ -28,22 +27,21 @@ class ClientModel(nn.Module):
 
     def __init__(self, model_dir: Path, *, verify: bool = True) -> None:
         super().__init__()
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.manifest = Manifest.load(model_dir)
+        self.model_dir = Path(model_dir)
+        self.manifest = Manifest.load(self.model_dir)
+        self.family = get_family(self.manifest.family)
         if verify:
-            self.manifest.verify(model_dir, self.manifest.client_files())
-        self.config = load_config(model_dir)
-        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+            self.manifest.verify(self.model_dir, self.manifest.client_files())
+        self.config = load_config(self.model_dir)
+        self.family.check_config(self.config)
         # The family's own CausalLM with zero blocks: its embedding class (Gemma scales
         # by sqrt(hidden)), norm and head are exactly the full model's.
-        lm = empty_model(AutoModelForCausalLM, span_config(self.config, 0, 0), self.manifest.dtype)
-        state = {
-            **load_safetensors(model_dir / EMBEDDINGS_FILE, prefix="model."),
-            **load_safetensors(model_dir / HEAD_FILE, prefix=""),
-        }
-        state = {("model." + k if k.startswith("norm.") else k): v for k, v in state.items()}
+        lm = self.family.build_causal_lm(
+            self.family.span_config(self.config, 0, 0), self.manifest.dtype
+        )
+        state = load_safetensors(self.model_dir / EMBEDDINGS_FILE, prefix="model.")
+        for name, tensor in load_safetensors(self.model_dir / HEAD_FILE).items():
+            state["model." + name if name.startswith("norm.") else name] = tensor
         if self.manifest.tie_word_embeddings:
             state["lm_head.weight"] = state["model.embed_tokens.weight"]
         lm.load_state_dict(state, strict=False, assign=True)
@@ -56,31 +54,67 @@ class ClientModel(nn.Module):
         self.softcap: float | None = getattr(self.config, "final_logit_softcapping", None)
         self.eval()
 
+    @property
+    def hidden_size(self) -> int:
+        return self.manifest.hidden_size
+
+    # --- tensors ---------------------------------------------------------------------
     @torch.inference_mode()
     def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
         """token ids (B, T) → hidden (B, T, H)"""
-        return self.embed_tokens(token_ids)
+        return self.embed_tokens(token_ids)  # type: ignore[no-any-return]
 
     @torch.inference_mode()
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """hidden (B, T, H) → logits (B, T, V) in float32"""
-        logits = self.lm_head(self.norm(hidden)).float()
+        logits = self.lm_head(self.norm(hidden.to(self.lm_head.weight.dtype))).float()
         if self.softcap:
             logits = torch.tanh(logits / self.softcap) * self.softcap
-        return logits
+        return logits  # type: ignore[no-any-return]
+
+    # --- text ------------------------------------------------------------------------
+    @cached_property
+    def tokenizer(self) -> Any:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from transformers import AutoTokenizer
+
+        if not (self.model_dir / "tokenizer_config.json").is_file():
+            raise ModelCacheError(f"{self.model_dir} has no tokenizer (a test model?)")
+        return AutoTokenizer.from_pretrained(self.model_dir)
+
+    def with_bos(self, ids: list[int]) -> list[int]:
+        """Prepend <bos> where the family needs it and the tokenizer did not add it
+        (Gemma's GGUF says add_bos_token, which older conversions dropped)."""
+        bos = self.tokenizer.bos_token_id
+        if self.family.needs_bos and bos is not None and (not ids or ids[0] != bos):
+            return [bos, *ids]
+        return ids
+
+    def encode(self, text: str) -> list[int]:
+        """A plain prompt (base models) → token ids, with <bos> where the model needs it."""
+        return self.with_bos(list(self.tokenizer(text)["input_ids"]))
 
     def encode_chat(self, messages: list[dict[str, str]]) -> list[int]:
         if not self.tokenizer.chat_template:
-            raise ValueError(f"{self.manifest.model_id} has no chat template; use a plain prompt")
+            raise ConfigError(
+                f"{self.manifest.model_id} has no chat template (a base model); use a plain prompt"
+            )
         ids: Any = self.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=True, return_dict=False
         )
-        return list(ids)
+        return self.with_bos(list(ids))
+
+    def decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
 
     def stop_token_ids(self) -> set[int]:
-        ids = {self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set()
-        for token in ("<|im_end|>", "<end_of_turn>", "<|endoftext|>"):
-            token_id = self.tokenizer.convert_tokens_to_ids(token)
-            if isinstance(token_id, int) and token_id != self.tokenizer.unk_token_id:
+        try:
+            tokenizer = self.tokenizer
+        except ModelCacheError:
+            return set()
+        ids = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+        for token in STOP_TOKENS:
+            token_id = tokenizer.convert_tokens_to_ids(token)
+            if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
                 ids.add(token_id)
         return ids

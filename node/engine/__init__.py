@@ -1,12 +1,52 @@
-"""Span execution: what an inferer runs for every token.
+"""Span execution: what an inferer runs for every token (API: docs/engine.md).
 
-- ``span``     ``Span``: blocks ``[start, end)`` loaded from their own files
-- ``session``  ``SpanSession``: prefill/decode steps with a per-session KV cache
-- ``route``    ``Route``: a chain of spans covering ``[0, n)`` (in-process for now)
+- ``span``      ``Span``: blocks ``[start, end)`` loaded from their own files via the family adapter
+- ``host``      ``SpanHost``, ``EngineLimits``, ``StepRequest``: sessions, validation, memory budget, batching
+- ``session``   ``SpanSession``: one session's KV cache and length on one span
+- ``kvcache``   the one KV-cache layout; stacking/splitting for batches; rollback
+- ``batching``  one padded forward for several sessions
+- ``worker``    the thread that batches concurrently submitted steps
+- ``route``     ``Route`` protocol and ``InProcessRoute`` (the client drives either)
+- ``codecs``    hidden states on the wire: none / fp16 / bf16 / int8-blockwise
+- ``quant``     int8 / int4 weights for a span's linear layers
+- ``errors``    named errors with stable wire codes
 """
 
+from node.engine.errors import (
+    CodecError,
+    EngineError,
+    InternalEngineError,
+    InvalidHiddenStatesError,
+    InvalidRequestError,
+    MemoryBudgetError,
+    PositionMismatchError,
+    SessionExistsError,
+    SessionLengthError,
+    UnknownSessionError,
+    error_from_code,
+)
+from node.engine.host import EngineLimits, SpanHost, StepRequest
 from node.engine.route import InProcessRoute, Route
-from node.engine.session import SessionLengthError, SpanSession
+from node.engine.session import SpanSession
 from node.engine.span import Span
 
-__all__ = ["InProcessRoute", "Route", "SessionLengthError", "Span", "SpanSession"]
+__all__ = [
+    "CodecError",
+    "EngineError",
+    "EngineLimits",
+    "InProcessRoute",
+    "InternalEngineError",
+    "InvalidHiddenStatesError",
+    "InvalidRequestError",
+    "MemoryBudgetError",
+    "PositionMismatchError",
+    "Route",
+    "SessionExistsError",
+    "SessionLengthError",
+    "Span",
+    "SpanHost",
+    "SpanSession",
+    "StepRequest",
+    "UnknownSessionError",
+    "error_from_code",
+]

@@ -1,40 +1,37 @@
-"""Inference sessions: one KV cache per (session, span), an explicit max length."""
+"""One session on one span: its KV cache, how many tokens it holds, its limits."""
 
 from __future__ import annotations
 
-import torch
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
 
-from node.core.errors import HeliomeshError
-from node.engine.span import Span
+from node.engine.errors import InvalidRequestError
+
+SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-class SessionLengthError(HeliomeshError):
-    """A step would take the session past the max length it was opened with."""
+def check_session_id(session_id: object) -> str:
+    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+        raise InvalidRequestError(
+            f"invalid session id {session_id!r}: use 1-128 characters from [A-Za-z0-9._:-] "
+            "(e.g. uuid4().hex)"
+        )
+    return session_id
 
 
+@dataclass
 class SpanSession:
-    """Runs prefill and decode steps of one generation through one span."""
+    """State a host keeps per open session (``length`` = tokens in ``cache``)."""
 
-    def __init__(self, span: Span, max_length: int) -> None:
-        if max_length <= 0:
-            raise ValueError("max_length must be positive")
-        self.span = span
-        self.max_length = max_length
-        self.cache = span.new_cache()
-        self.position = 0  # tokens already in the cache
+    session_id: str
+    max_length: int
+    cache: Any
+    reserved_bytes: int
+    length: int = 0
+    opened_at: float = field(default_factory=time.monotonic)
+    last_used: float = field(default_factory=time.monotonic)
 
-    def step(self, hidden: torch.Tensor) -> torch.Tensor:
-        """hidden (1, T, H) for the next T tokens → hidden (1, T, H) after the span."""
-        if hidden.dim() != 3 or hidden.shape[0] != 1:
-            raise ValueError(f"expected hidden states of shape (1, T, H), got {tuple(hidden.shape)}")
-        length = hidden.shape[1]
-        if self.position + length > self.max_length:
-            raise SessionLengthError(
-                f"session would reach {self.position + length} tokens, over its max length "
-                f"{self.max_length}; open it with a larger max_length"
-            )
-        # Positions are passed explicitly: later spans cannot infer them from token ids.
-        positions = torch.arange(self.position, self.position + length).unsqueeze(0)
-        out = self.span(hidden.to(self.span.body.dtype), positions, self.cache)
-        self.position += length
-        return out
+    def touch(self) -> None:
+        self.last_used = time.monotonic()

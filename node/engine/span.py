@@ -1,104 +1,113 @@
 """A span: transformer blocks ``[start, end)`` of one model, loaded from their own files.
 
-The span body is the family's own transformers model class, built with its parameters
-on the meta device, with ``num_hidden_layers = end - start`` (and ``layer_types`` sliced, for families that
-mix sliding-window and global layers), then filled with ``load_state_dict(assign=True)``
-from the span's block files only: memory ≈ the span's blocks. Embeddings and the final
-norm are not part of a span (``norm`` is an identity); the client holds them.
+The family adapter (``node/models/<family>/``) builds the family's own transformers
+decoder stack with ``num_hidden_layers = end - start`` (per-layer config lists such as
+``layer_types`` sliced), parameters on the meta device, no embeddings and an identity
+final norm; the span's block files alone fill it with ``load_state_dict(assign=True)``,
+so memory ≈ the span's blocks. The client holds embeddings, final norm and head.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from node.core.errors import ModelCacheError
+from node.core.errors import ConfigError
 from node.core.manifest import Manifest
+from node.engine import kvcache
+from node.models.family import (  # re-exported: older callers import them from here
+    assert_materialized,
+    empty_model,
+    load_config,
+    load_safetensors,
+)
+from node.models.registry import get_family
+
+__all__ = ["Span", "assert_materialized", "empty_model", "load_config", "load_safetensors"]
 
 log = logging.getLogger(__name__)
 
 
-def load_config(model_dir: Path) -> Any:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoConfig
-
-    return AutoConfig.from_pretrained(model_dir)
-
-
-def span_config(config: Any, start: int, end: int) -> Any:
-    """A copy of ``config`` describing only blocks ``[start, end)``."""
-    sliced = copy.deepcopy(config)
-    sliced.num_hidden_layers = end - start
-    if getattr(config, "layer_types", None) is not None:
-        sliced.layer_types = list(config.layer_types[start:end])
-    return sliced
-
-
-def empty_model(factory: Any, config: Any, dtype: str) -> Any:
-    """Build ``factory.from_config(config)`` with parameters on the meta device (no memory,
-    no init) but buffers on the CPU: non-persistent buffers (rotary ``inv_freq``, Gemma's
-    ``embed_scale``) are computed from the config and never stored in weight files."""
-    from accelerate import init_empty_weights
-
-    with init_empty_weights(include_buffers=False):
-        return factory.from_config(config, dtype=getattr(torch, dtype))
-
-
-def assert_materialized(module: nn.Module, what: str) -> None:
-    on_meta = [n for n, t in [*module.named_parameters(), *module.named_buffers()] if t.is_meta]
-    if on_meta:
-        raise ModelCacheError(f"{what}: tensors were not loaded: {', '.join(on_meta[:5])}")
-
-
-def load_safetensors(path: Path, prefix: str = "") -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    return {prefix + k: v for k, v in load_file(path).items()}
-
-
 class Span(nn.Module):
-    """Blocks ``[start, end)``; ``forward`` maps hidden states to hidden states."""
+    """Blocks ``[start, end)``; ``forward`` maps hidden states to hidden states.
 
-    def __init__(self, model_dir: Path, start: int, end: int, *, verify: bool = True) -> None:
+    ``quant``: ``None`` (the manifest's dtype), ``"int8"`` or ``"int4"`` (weights of the
+    linear layers; see ``node/engine/quant.py``).
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        start: int,
+        end: int,
+        *,
+        verify: bool = True,
+        quant: str | None = None,
+    ) -> None:
         super().__init__()
-        from transformers import AutoModel
-
+        model_dir = Path(model_dir)
         self.manifest = Manifest.load(model_dir)
+        self.family = get_family(self.manifest.family)  # UnknownFamilyError first
+        if not 0 <= start < end <= self.manifest.num_blocks:
+            raise ConfigError(
+                f"span [{start}, {end}) is outside {self.manifest.model_id}'s blocks "
+                f"[0, {self.manifest.num_blocks})"
+            )
         files = self.manifest.block_files(start, end)
         if verify:
-            self.manifest.verify(model_dir, files)
+            self.manifest.verify(model_dir, files)  # ModelCacheError on a bad sha256
         self.start, self.end = start, end
-        self.config = span_config(load_config(model_dir), start, end)
-        body = empty_model(AutoModel, self.config, self.manifest.dtype)
-        body.embed_tokens = None  # the client embeds
-        body.norm = nn.Identity()  # the client applies the final norm
+        full_config = load_config(model_dir)
+        self.family.check_config(full_config)
+        self.config = self.family.span_config(full_config, start, end)
+        self.kv_layers = self.family.kv_layers(self.config)
+        body = self.family.build_body(self.config, self.manifest.dtype)
         state: dict[str, torch.Tensor] = {}
         for local, name in enumerate(files):
             state.update(load_safetensors(model_dir / name, prefix=f"layers.{local}."))
         body.load_state_dict(state, strict=True, assign=True)
         assert_materialized(body, f"span {start}:{end} of {self.manifest.model_id}")
         self.body = body.eval()
+        self.quant = quant
+        if quant is not None:
+            from node.engine.quant import quantize_linears
 
+            quantize_linears(self.body, quant)
+
+    # --- description -----------------------------------------------------------------
     @property
     def num_blocks(self) -> int:
         return self.end - self.start
 
-    @torch.inference_mode()
-    def forward(self, hidden: torch.Tensor, position_ids: torch.Tensor, cache: Any) -> torch.Tensor:
-        """hidden (B, T, H), position_ids (B, T) absolute positions, cache: this span's
-        ``DynamicCache`` (updated in place). Returns hidden (B, T, H)."""
-        out = self.body(
-            inputs_embeds=hidden, position_ids=position_ids, past_key_values=cache, use_cache=True
-        )
-        return out.last_hidden_state
+    @property
+    def hidden_size(self) -> int:
+        return int(self.config.hidden_size)
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return getattr(torch, self.manifest.dtype)  # type: ignore[no-any-return]
+
+    def kv_bytes(self, length: int) -> int:
+        """KV-cache bytes one session of ``length`` tokens holds in this span."""
+        return kvcache.kv_bytes(self.kv_layers, length, self.dtype.itemsize)
+
+    # --- execution -------------------------------------------------------------------
     def new_cache(self) -> Any:
-        from transformers import DynamicCache
+        return kvcache.new_cache(self.config)
 
-        return DynamicCache(config=self.config)
+    @torch.inference_mode()
+    def forward(
+        self,
+        hidden: torch.Tensor,
+        position_ids: torch.Tensor,
+        cache: Any,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """hidden (B, T, H), position_ids (B, T) absolute positions, cache: this span's
+        ``DynamicCache`` (updated in place), attention_mask (B, cached + T) with 0 on
+        padding, or None for one unpadded sequence. Returns hidden (B, T, H)."""
+        return self.family.run_body(self.body, hidden, position_ids, cache, attention_mask)

@@ -1,0 +1,150 @@
+"""Hidden states on the wire: ``none``, ``fp16``, ``bf16``, ``int8-blockwise``.
+
+Every codec encodes into hivemind's ``runtime_pb2.Tensor`` (what hivemind RPCs carry)
+and ``decode`` reads the codec back from the message, so the receiver needs no
+negotiation. ``none``/``fp16``/``bf16`` are hivemind's own codecs; ``fp16`` first
+refuses values past fp16's range instead of letting hivemind clamp them silently (a
+clamped Gemma-3 residual stream is wrong, not merely imprecise).
+
+``int8-blockwise`` writes hivemind's ``BLOCKWISE_8BIT`` layout (int64 number of
+blocks, int64 code-book size, float32 absmax per 4096-value block, float32 code book,
+uint8 indices; value = code[index] × absmax[block]) but in plain torch, since
+hivemind's own needs bitsandbytes. The code book is µ-law (µ = 255): fine steps near
+zero, ≈ 2 % relative steps near the block's absmax, so one large outlier in a block
+does not flatten every small value to zero as linear int8 would.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from hivemind.compression import deserialize_torch_tensor, serialize_torch_tensor
+from hivemind.proto import runtime_pb2
+
+from node.engine.errors import CodecError
+
+FP16_MAX = torch.finfo(torch.float16).max
+BLOCK = 4096  # hivemind's _BLOCKWISE_QUANTIZATION_BLOCKSIZE
+MU = 255.0
+LEVELS = 127  # indices 0..254 encode -1..1; 255 is unused padding
+
+
+def mu_law_code() -> torch.Tensor:
+    steps = torch.arange(256, dtype=torch.float64).clamp(max=254) - LEVELS
+    y = steps / LEVELS
+    return (torch.sign(y) * ((1 + MU) ** y.abs() - 1) / MU).to(torch.float32)
+
+
+CODE = mu_law_code()
+
+
+class Codec:
+    name = "none"
+    compression = runtime_pb2.CompressionType.NONE
+
+    def encode(self, tensor: torch.Tensor) -> runtime_pb2.Tensor:
+        return serialize_torch_tensor(tensor.detach().cpu(), self.compression)
+
+    def decode(self, message: runtime_pb2.Tensor) -> torch.Tensor:
+        return decode(message)
+
+
+class Fp16Codec(Codec):
+    name = "fp16"
+    compression = runtime_pb2.CompressionType.FLOAT16
+
+    def encode(self, tensor: torch.Tensor) -> runtime_pb2.Tensor:
+        tensor = tensor.detach().cpu().float()
+        peak = float(tensor.abs().max()) if tensor.numel() else 0.0
+        if not peak <= FP16_MAX:  # also catches NaN
+            raise CodecError(
+                f"fp16 cannot carry hidden states up to {peak:.3g} (its limit is {FP16_MAX:g}); "
+                "use the bf16 codec for this model"
+            )
+        return serialize_torch_tensor(tensor, self.compression)
+
+
+class Bf16Codec(Codec):
+    name = "bf16"
+
+    def encode(self, tensor: torch.Tensor) -> runtime_pb2.Tensor:
+        return serialize_torch_tensor(tensor.detach().cpu().to(torch.bfloat16), self.compression)
+
+
+class Int8BlockwiseCodec(Codec):
+    name = "int8-blockwise"
+    compression = runtime_pb2.CompressionType.BLOCKWISE_8BIT
+
+    def encode(self, tensor: torch.Tensor) -> runtime_pb2.Tensor:
+        flat = tensor.detach().cpu().float().reshape(-1)
+        if not bool(torch.isfinite(flat).all()):
+            raise CodecError("hidden states contain NaN or inf; nothing was sent")
+        blocks = max(math.ceil(flat.numel() / BLOCK), 1)
+        padded = torch.zeros(blocks * BLOCK)
+        padded[: flat.numel()] = flat
+        padded = padded.view(blocks, BLOCK)
+        absmax = padded.abs().amax(dim=1).clamp_min(torch.finfo(torch.float32).tiny)
+        x = padded / absmax[:, None]  # in [-1, 1]
+        y = torch.sign(x) * torch.log1p(MU * x.abs()) / math.log1p(MU)
+        indices = (torch.round(y * LEVELS) + LEVELS).to(torch.uint8).reshape(-1)[: flat.numel()]
+        buffer = b"".join((
+            np.int64(blocks).tobytes(), np.int64(CODE.numel()).tobytes(),
+            absmax.numpy().astype(np.float32).tobytes(), CODE.numpy().tobytes(),
+            indices.numpy().tobytes(),
+        ))  # fmt: skip
+        return runtime_pb2.Tensor(
+            buffer=buffer, size=tensor.shape, dtype=str(tensor.dtype).removeprefix("torch."),
+            compression=self.compression,
+        )  # fmt: skip
+
+
+CODECS: dict[str, Codec] = {
+    c.name: c for c in (Codec(), Fp16Codec(), Bf16Codec(), Int8BlockwiseCodec())
+}
+
+
+def get_codec(name: str) -> Codec:
+    try:
+        return CODECS[name]
+    except KeyError:
+        raise CodecError(f"unknown codec {name!r}; use one of {', '.join(CODECS)}") from None
+
+
+def decode(message: runtime_pb2.Tensor) -> torch.Tensor:
+    """The tensor inside ``message``, whichever codec wrote it."""
+    try:
+        if message.compression == runtime_pb2.CompressionType.BLOCKWISE_8BIT:
+            return _decode_blockwise(message)
+        return deserialize_torch_tensor(message)
+    except CodecError:
+        raise
+    except Exception as exc:  # a peer's malformed payload: numpy/torch raise many kinds
+        raise CodecError(f"cannot decode hidden states: {type(exc).__name__}: {exc}") from exc
+
+
+def _decode_blockwise(message: runtime_pb2.Tensor) -> torch.Tensor:
+    buffer = message.buffer
+    shape = tuple(message.size)
+    count = math.prod(shape)
+    if len(buffer) < 16:
+        raise CodecError("int8-blockwise payload is truncated")
+    blocks, code_size = (int(v) for v in np.frombuffer(buffer, dtype=np.int64, count=2))
+    expected = 16 + 4 * blocks + 4 * code_size + count
+    if code_size != 256 or blocks != max(math.ceil(count / BLOCK), 1) or len(buffer) != expected:
+        raise CodecError(
+            f"int8-blockwise payload does not match shape {shape}: {len(buffer)} bytes, "
+            f"{blocks} blocks, code book of {code_size}"
+        )
+    absmax = torch.from_numpy(np.frombuffer(buffer, np.float32, blocks, 16).copy())
+    code = torch.from_numpy(np.frombuffer(buffer, np.float32, code_size, 16 + 4 * blocks).copy())
+    indices = torch.from_numpy(
+        np.frombuffer(buffer, np.uint8, count, 16 + 4 * (blocks + code_size)).copy()
+    )
+    block_of = torch.arange(count) // BLOCK
+    values = code[indices.long()] * absmax[block_of]
+    dtype = getattr(torch, message.dtype or "float32", None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise CodecError(f"int8-blockwise payload names dtype {message.dtype!r}")
+    return values.reshape(shape).to(dtype)

@@ -1,0 +1,116 @@
+"""The one KV-cache layout: per session, a transformers ``DynamicCache`` whose layers hold
+keys and values of shape ``(1, kv_heads, tokens, head_dim)``; a sliding-window layer
+keeps only its last ``window - 1`` tokens (exactly as transformers does, so a span's
+cache is bit-for-bit the full model's).
+
+For a batched step, session caches are stacked into one left-padded batch cache and
+split back afterwards; the family's ``KVLayer`` list says how many tokens each layer
+keeps, so nothing here depends on the family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from node.engine.errors import PositionMismatchError
+from node.models.family import KVLayer
+
+
+def new_cache(config: Any) -> Any:
+    from transformers import DynamicCache
+
+    return DynamicCache(config=config)
+
+
+def kv_bytes(layers: Sequence[KVLayer], length: int, element_size: int) -> int:
+    """Bytes the keys and values of ``length`` tokens take in these layers."""
+    return (
+        sum(2 * kv.kv_heads * kv.head_dim * kv.cached_tokens(length) for kv in layers)
+        * element_size
+    )
+
+
+def _fill(layer: Any, keys: torch.Tensor, values: torch.Tensor, seen: int) -> None:
+    """Make a transformers cache layer hold ``keys``/``values`` after ``seen`` tokens."""
+    layer.lazy_initialization(keys, values)
+    layer.keys, layer.values = keys, values
+    if hasattr(layer, "cumulative_length"):  # sliding-window layer
+        layer.cumulative_length = seen
+
+
+def _stored(cache: Any, index: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    layer = cache.layers[index]
+    if not layer.is_initialized or layer.keys is None or layer.keys.numel() == 0:
+        return None
+    return layer.keys, layer.values
+
+
+def stack_caches(
+    config: Any,
+    layers: Sequence[KVLayer],
+    caches: Sequence[Any],
+    lengths: Sequence[int],
+    dtype: torch.dtype,
+) -> Any:
+    """One batch cache holding every session's cache, left-padded with zeros to the
+    longest; padded slots are hidden by the attention mask."""
+    batch = new_cache(config)
+    longest = max(lengths)
+    if longest == 0:
+        return batch
+    for index, kv in enumerate(layers):
+        size = kv.cached_tokens(longest)
+        keys = torch.zeros(len(caches), kv.kv_heads, size, kv.head_dim, dtype=dtype)
+        values = torch.zeros_like(keys)
+        for row, (cache, length) in enumerate(zip(caches, lengths, strict=True)):
+            if length == 0:
+                continue
+            stored = _stored(cache, index)
+            assert stored is not None, "a session with tokens must have a filled cache"
+            count = kv.cached_tokens(length)
+            keys[row, :, size - count :] = stored[0][0, :, -count:]
+            values[row, :, size - count :] = stored[1][0, :, -count:]
+        _fill(batch.layers[index], keys, values, longest)
+    return batch
+
+
+def split_cache(
+    config: Any, layers: Sequence[KVLayer], batch: Any, lengths: Sequence[int]
+) -> list[Any]:
+    """The per-session caches inside a batch cache after a step; ``lengths`` are the
+    sessions' new lengths. Real tokens are right-aligned in every row."""
+    caches = [new_cache(config) for _ in lengths]
+    for index, kv in enumerate(layers):
+        stored = _stored(batch, index)
+        assert stored is not None, "a batch cache is filled by the step that used it"
+        keys, values = stored
+        for row, (cache, length) in enumerate(zip(caches, lengths, strict=True)):
+            count = kv.cached_tokens(length)
+            _fill(
+                cache.layers[index],
+                keys[row : row + 1, :, keys.shape[2] - count :],
+                values[row : row + 1, :, values.shape[2] - count :],
+                length,
+            )
+    return caches
+
+
+def can_rewind(layers: Sequence[KVLayer], length: int) -> bool:
+    """A rollback is exact only while every layer still holds every token."""
+    return all(kv.cached_tokens(length) == length for kv in layers)
+
+
+def rewind_cache(layers: Sequence[KVLayer], cache: Any, length: int, position: int) -> None:
+    """Drop the tokens at ``position`` and after (``position < length``)."""
+    if not can_rewind(layers, length):
+        raise PositionMismatchError(
+            f"cannot roll back from {length} to {position} tokens: this span's sliding-window "
+            "layers already dropped older tokens; open a new session and replay"
+        )
+    for index, layer in enumerate(cache.layers):
+        stored = _stored(cache, index)
+        if stored is not None:
+            _fill(layer, stored[0][:, :, :position], stored[1][:, :, :position], position)
