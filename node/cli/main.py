@@ -13,6 +13,7 @@ from rich.logging import RichHandler
 
 from node.cli.bench import app as bench_app
 from node.cli.model import app as model_app
+from node.cli.sim import app as sim_app
 from node.core.errors import HeliomeshError
 
 err_console = Console(stderr=True)
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")
+app.add_typer(sim_app, name="sim")
 
 
 @app.callback()
