@@ -109,7 +109,9 @@ def bench_ipfs(model_id: str, dtype: str, span: tuple[int, int]) -> dict[str, An
                 results["fetch_mb_per_s"] = round(span_mb / fetched.seconds, 1)
                 results["baseline_tcp_mb_per_s"] = round(span_mb / tcp_s, 1)
 
-                # -- cold start on a third node: open, fetch another span, load, forward
+                # -- cold start on a third node: open, fetch another span, load, forward.
+                # Warm up first (imports transformers, ≈ 4 s) so both sides compare I/O.
+                _forward_once(source.model_dir, *cold, manifest.hidden_size)
                 t0 = time.perf_counter()
                 third = EmbeddedStore(root / "third")
                 try:

