@@ -1,0 +1,138 @@
+"""Paid requests through real HTTP with real signatures: every refused voucher is refused
+before any inference (no token generated), the accepted ones are charged the actual
+tokens, and the latest vouchers are redeemed in one batch."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import openai
+import pytest
+from gwkit import CLIENT, MODEL, OTHER, QUESTION
+
+from node.chain.eip712 import PAYMENTS_DOMAIN_NAME, Domain
+from node.client.vouchers import CHARGED_HEADER, VOUCHER_HEADER, VoucherWallet
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+PRICE = 10**12
+DEPOSIT = 10**18
+
+
+def _wallet(gw, key: str = CLIENT.private_key, deposit: int = DEPOSIT, **overrides) -> VoucherWallet:
+    info = httpx.get(f"{gw.url}/v1/payments").json()
+    channels = gw.gateway.memory_channels
+    channel = channels.open(CLIENT.address, info["payee"], deposit, int(time.time()) + 3600)
+    wallet = VoucherWallet.from_gateway_info(info, private_key=key, channel=channel)
+    for name, value in overrides.items():
+        setattr(wallet, name, value)
+    return wallet
+
+
+def _post(gw, header: str, max_tokens: int = 2) -> httpx.Response:
+    body = {"model": MODEL, "messages": QUESTION, "max_tokens": max_tokens, "temperature": 0}
+    return httpx.post(f"{gw.url}/v1/chat/completions", json=body, headers={VOUCHER_HEADER: header}, timeout=120)
+
+
+def _refused(gw, response: httpx.Response, code: str) -> None:
+    assert response.status_code in (400, 402), response.text
+    error = response.json()["error"]
+    assert error["code"] == code and error["param"] == VOUCHER_HEADER
+    assert gw.gateway.engine.tokens_generated == 0, "a refused voucher must not start inference"
+
+
+def test_valid_voucher_is_charged_the_actual_tokens(gw) -> None:
+    wallet = _wallet(gw)
+    r = _post(gw, wallet.header(10_000 * PRICE))
+    assert r.status_code == 200, r.text
+    usage = r.json()["usage"]
+    assert int(r.headers[CHARGED_HEADER]) == usage["total_tokens"] * PRICE
+    assert int(r.headers["X-Helio-Request-Cost"]) == usage["total_tokens"] * PRICE
+
+
+def test_voucher_replayed_is_refused(gw) -> None:
+    wallet = _wallet(gw)
+    header = wallet.header(10_000 * PRICE)
+    assert _post(gw, header).status_code == 200
+    before = gw.gateway.engine.tokens_generated
+    r = _post(gw, header)
+    assert r.status_code == 402 and r.json()["error"]["code"] == "voucher_replayed"
+    assert gw.gateway.engine.tokens_generated == before
+
+
+def test_voucher_not_above_the_last_is_refused(gw) -> None:
+    wallet = _wallet(gw)
+    assert _post(gw, wallet.header(10_000 * PRICE)).status_code == 200
+    wallet.validity_s += 1  # a different voucher (new expiry) with the same amount
+    r = _post(gw, wallet.header(10_000 * PRICE))
+    assert r.status_code == 402 and r.json()["error"]["code"] == "voucher_not_increasing"
+
+
+def test_voucher_over_the_deposit_is_refused(gw) -> None:
+    wallet = _wallet(gw, deposit=1000 * PRICE)
+    _refused(gw, _post(gw, wallet.header(1001 * PRICE)), "insufficient_deposit")
+
+
+def test_voucher_signed_by_someone_else_is_refused(gw) -> None:
+    wallet = _wallet(gw)
+    forged = wallet.sign(10_000 * PRICE)
+    other = VoucherWallet(OTHER.private_key, wallet.domain, wallet.payee, wallet.channel, MODEL, PRICE)
+    signature = other.sign(10_000 * PRICE).signature
+    bad = type(forged)(forged.voucher, signature, forged.chain_id, forged.verifying_contract)
+    _refused(gw, _post(gw, bad.encode()), "bad_signature")
+
+
+def test_voucher_for_another_chain_is_refused(gw) -> None:
+    wallet = _wallet(gw)
+    wallet.domain = Domain(PAYMENTS_DOMAIN_NAME, 1, wallet.domain.verifying_contract)
+    _refused(gw, _post(gw, wallet.header(10_000 * PRICE)), "wrong_chain")
+
+
+def test_voucher_too_small_for_the_worst_case_is_refused(gw) -> None:
+    wallet = _wallet(gw)
+    r = _post(gw, wallet.header(10 * PRICE), max_tokens=8)
+    _refused(gw, r, "voucher_too_small")
+    assert "cumulativeAmount ≥" in r.json()["error"]["message"]
+
+
+def test_voucher_for_another_model_payee_or_channel_is_refused(gw) -> None:
+    wallet = _wallet(gw)
+    _refused(gw, _post(gw, wallet.sign(10_000 * PRICE, "gemma3-270m").encode()), "wrong_model")
+    wallet.payee = OTHER.address
+    _refused(gw, _post(gw, wallet.header(10_000 * PRICE)), "wrong_payee")
+    wallet = _wallet(gw)
+    wallet.channel = 999
+    _refused(gw, _post(gw, wallet.header(10_000 * PRICE)), "unknown_channel")
+
+
+def test_expired_or_garbled_voucher_is_refused(gw) -> None:
+    wallet = _wallet(gw, validity_s=10)  # below the gateway's 60 s minimum
+    _refused(gw, _post(gw, wallet.header(10_000 * PRICE)), "voucher_expired")
+    _refused(gw, _post(gw, "not-a-voucher"), "invalid_voucher")
+
+
+def test_openai_sdk_pays_per_request_and_vouchers_are_redeemed_in_a_batch(gw) -> None:
+    wallet = _wallet(gw)
+    client = gw.openai(http_client=httpx.Client(auth=wallet.auth(), timeout=120))
+    total = 0
+    for _ in range(3):
+        reply = client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2, temperature=0)
+        total += reply.usage.total_tokens * PRICE
+    assert wallet.charged_total == total
+    # streamed: the header carries an upper bound (charged + this request's worst case)
+    chunks = list(client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2, stream=True))
+    assert chunks and wallet.charged_total > total
+    assert gw.gateway.redeem_loop.redeem_now() == 1  # one channel → one voucher in the batch
+    channel = gw.gateway.memory_channels.channel(wallet.channel)
+    assert channel.redeemed == gw.gateway.desk.accounts[wallet.channel].accepted
+    assert gw.gateway.redeem_loop.redeem_now() == 0  # nothing new
+
+
+def test_one_shot_voucher_via_default_headers(gw) -> None:
+    wallet = _wallet(gw)
+    client = gw.openai(default_headers={VOUCHER_HEADER: wallet.header(10_000 * PRICE)})
+    assert client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2).choices
+    with pytest.raises(openai.APIStatusError) as err:  # the same header again: a replay
+        client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2)
+    assert err.value.status_code == 402 and err.value.body["code"] == "voucher_replayed"
