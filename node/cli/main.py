@@ -58,6 +58,8 @@ def _add_plugins() -> None:
     """Subcommands declared by other installed packages (e.g. ``helio gateway``)."""
     for ep in entry_points(group="heliomesh.cli"):
         app.add_typer(ep.load(), name=ep.name)
+    for ep in entry_points(group="heliomesh.bench"):  # e.g. `helio bench gateway`
+        bench_app.command(name=ep.name)(ep.load())
 
 
 def main() -> None:

@@ -1,0 +1,61 @@
+"""``helio gateway``: serve the OpenAI-compatible API, the web chat and the dashboard.
+
+Declared in pyproject.toml under ``[project.entry-points."heliomesh.cli"]`` so the
+``helio`` command (in ``node``, which never imports ``gateway``) picks it up.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+log = logging.getLogger(__name__)
+
+app = typer.Typer(help="The gateway: OpenAI-compatible API, web chat and swarm dashboard.",
+                  invoke_without_command=True, no_args_is_help=False)
+
+
+@app.callback()
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option(None, "--host", help="bind address (default 127.0.0.1)"),
+    port: int = typer.Option(None, "--port", help="port (default 8000; 0 = any free port)"),
+    models: Annotated[list[str] | None, typer.Option("--model", "-m", help="model id to serve (repeatable)")] = None,
+    dtype: str = typer.Option(None, "--dtype", help="converted dtype: fp32, bf16, fp16"),
+    spans: int = typer.Option(1, "--spans", help="in-process spans per model"),
+    rpc_url: str = typer.Option(None, "--rpc-url", help="chain RPC (payments, stake, adoption)"),
+    network: str = typer.Option("local", "--network", help="deployments/<network>.json to use"),
+) -> None:
+    """Load the models, connect the chain if given, and serve until Ctrl-C."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.chain import ChainLink
+    from gateway.routes import load_served_model
+    from gateway.settings import GatewaySettings
+    from gateway.state import build_gateway
+    from node.core.settings import Settings
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "models": models or None,
+                                   "dtype": dtype}.items() if v is not None}
+    settings = GatewaySettings(**overrides)
+    chain = ChainLink.connect(rpc_url, network) if rpc_url else None
+    served = {m: load_served_model(m, settings.dtype, Settings().cache_dir, spans) for m in settings.models}
+    gateway = build_gateway(settings, served, chain)
+    typer.echo(f"gateway on http://{settings.host}:{settings.port} (web chat and dashboard at /, API at /v1)")
+    uvicorn.run(create_app(gateway), host=settings.host, port=settings.port, log_level="warning")
+
+
+@app.command()
+def bench(
+    requests: int = typer.Option(16, "--requests", help="requests per measurement"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
+) -> None:
+    """Gateway vs the client library in one run: added latency, requests/s, rate-limit accuracy."""
+    from gateway.bench import main as bench_main
+
+    bench_main(requests, as_json)
