@@ -12,8 +12,11 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from node.cli.bench import app as bench_app
+from node.cli.bootstrap import bootstrap as bootstrap_command
 from node.cli.model import app as model_app
+from node.cli.node import app as node_app
 from node.cli.sim import app as sim_app
+from node.cli.status import status as status_command
 from node.core.errors import HeliomeshError
 
 err_console = Console(stderr=True)
@@ -28,6 +31,9 @@ app = typer.Typer(
 app.add_typer(model_app, name="model")
 app.add_typer(bench_app, name="bench")
 app.add_typer(sim_app, name="sim")
+app.add_typer(node_app, name="node")
+app.command("bootstrap")(bootstrap_command)
+app.command("status")(status_command)
 
 
 @app.callback()

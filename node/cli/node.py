@@ -1,0 +1,104 @@
+"""``helio node serve``: run an inferer (serve a span of a model to the swarm)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import typer
+
+from node.cli.swarm_common import (
+    Host,
+    InitialPeers,
+    Port,
+    initial_peers,
+    quiet_hivemind,
+    resolve_model_dir,
+    watch_parent,
+)
+from node.core.errors import ConfigError
+
+app = typer.Typer(help="Run an inferer.", no_args_is_help=True)
+log = logging.getLogger("helio.node")
+
+ModelDir = typer.Option(None, "--model-dir", help="a converted model directory instead")
+Announce = typer.Option(
+    [], "--announce",
+    help="multiaddr others should dial (e.g. a relay or a proxy in front of this peer)",
+)
+
+
+@app.command()
+def serve(
+    model: str = typer.Option(None, "--model", "-m", help="model id (its converted copy in the cache)"),
+    model_dir: Path = ModelDir,
+    dtype: str = typer.Option("fp32", "--dtype", help="which converted copy: fp32, bf16, fp16"),
+    blocks: str = typer.Option("auto", "--blocks", "-b", help="a:b (blocks [a, b)) or auto"),
+    num_blocks: int = typer.Option(None, "--num-blocks", help="span length for --blocks auto (default: a third of the model)"),
+    peers: list[str] = InitialPeers,
+    host: str = Host,
+    port: int = Port,
+    announce: list[str] = Announce,
+    private_key: str = typer.Option(None, "--private-key", envvar="HELIO_PRIVATE_KEY", help="Ethereum key signing records and outputs (default: a fresh one, unstaked)"),
+    dev_key: int = typer.Option(None, "--dev-key", help="use anvil's PUBLIC dev account N (local chains only)"),
+    threads: int = typer.Option(1, "--threads", help="torch threads"),
+    refresh: float = typer.Option(30.0, "--refresh", help="seconds between DHT announcements"),
+    cache_tokens: int = typer.Option(32768, "--cache-tokens", help="KV-cache budget over all sessions, in tokens"),
+    rebalance: float = typer.Option(0.0, "--rebalance", help="seconds between checks whether moving helps the swarm (0: never)"),
+    rpc_url: str = typer.Option(None, "--rpc-url", envvar="HELIO_RPC_URL", help="register and stake on this chain at start"),
+    network: str = typer.Option("local", "--network", help="deployments/<network>.json to use with --rpc-url"),
+    region: str = typer.Option("", "--region", help="announced region"),
+    auto_relay: bool = typer.Option(False, "--auto-relay", help="not reachable from outside: serve through a relay (bootstrap peers relay)"),
+    throughput: float = typer.Option(None, "--throughput", help="announce this tokens/s instead of measuring"),
+) -> None:
+    """Serve blocks of a model: load them, announce them in the DHT, answer sessions."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    quiet_hivemind()
+    watch_parent()
+    import asyncio
+
+    import torch
+    from eth_account import Account
+
+    from node.inferer.config import ChainConfig, InfererConfig, parse_blocks
+    from node.inferer.server import serve as run_server
+    from node.swarm.peer import PeerConfig
+
+    torch.set_num_threads(threads)
+    key = _key(private_key, dev_key)
+    config = InfererConfig(
+        model_dir=resolve_model_dir(model, model_dir, dtype),
+        blocks=parse_blocks(blocks),
+        num_blocks=num_blocks,
+        private_key=key,
+        peer=PeerConfig(host=host, port=port, initial_peers=initial_peers(peers),
+                        announce=announce, use_auto_relay=auto_relay),
+        torch_threads=threads,
+        refresh_s=refresh,
+        cache_tokens=cache_tokens,
+        rebalance_period_s=rebalance,
+        region=region,
+        relayed=auto_relay,
+        chain=ChainConfig(rpc_url=rpc_url, network=network, region=region or "local") if rpc_url else None,
+        throughput_override=throughput,
+    )
+    log.info("inferer %s, model %s, blocks %s", Account.from_key(key).address, config.model_dir, blocks)
+    asyncio.run(run_server(config))
+
+
+def _key(private_key: str | None, dev_key: int | None) -> str:
+    if private_key and dev_key is not None:
+        raise ConfigError("give --private-key or --dev-key, not both")
+    if dev_key is not None:
+        from node.chain.devkeys import DEV_ACCOUNTS
+
+        if not 0 <= dev_key < len(DEV_ACCOUNTS):
+            raise ConfigError(f"--dev-key must be 0..{len(DEV_ACCOUNTS) - 1}")
+        return DEV_ACCOUNTS[dev_key].private_key
+    if private_key:
+        return private_key
+    import secrets
+
+    log.warning("no --private-key: using a fresh key (not staked: staked routers will skip it)")
+    return "0x" + secrets.token_hex(32)

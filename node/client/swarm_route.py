@@ -1,0 +1,386 @@
+"""A route through the swarm: the network ``Route`` the client drives (``open`` /
+``step`` / ``close``, like ``InProcessRoute``), and ``SwarmClient``, its connection to the
+swarm (a DHT client peer on a background event loop, the route planner, bans, RTTs).
+
+One step: the client sends hidden states to the first server with the rest of the chain;
+each server pushes its output straight to the next one and also returns it (with its
+signed commitment) to the client, which keeps every span's inputs. The last server's
+output is the step's result. If a server fails (its stream ends, it sends an error, it
+times out, or its answer does not verify) it is banned for a backoff period, its blocks
+are re-planned onto other servers, the kept inputs are replayed there in their original
+chunks (so the KV caches are rebuilt exactly), and the step continues from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from eth_utils.crypto import keccak
+from hivemind.p2p import PeerID
+from hivemind.proto import runtime_pb2
+
+from node.client.swarm_hops import HopStream
+from node.referee.planner import Hop, RoutePlanner
+from node.swarm.errors import MissingBlocksError, PeerFailure, SwarmError, short_peer
+from node.swarm.evidence import (
+    CommitmentSigner,
+    StepEvidence,
+    chain_input,
+    default_domain,
+    input_seed,
+    session_key,
+)
+from node.swarm.peer import LoopThread, Peer, PeerConfig, start_peer
+from node.swarm.records import ServerRecord
+from node.swarm.wire import MAX_TENSOR_BYTES, WIRE_DTYPES, decode_hidden
+
+log = logging.getLogger(__name__)
+
+INFO_HANDLER = "heliomesh.info"
+
+
+@dataclass
+class ClientConfig:
+    open_timeout_s: float = 10.0  # a server must open a session within this
+    step_timeout_s: float = 30.0  # a server must answer a step within this, else it failed
+    ban_s: float = 15.0  # first ban of a failed server; doubles per repeated failure
+    max_ban_s: float = 300.0
+    max_failovers: int = 8  # re-routes per step before giving up
+    records_ttl_s: float = 1.0  # reuse a DHT lookup for this long
+    rtt_ttl_s: float = 60.0  # re-measure a server's RTT after this long
+    ping_timeout_s: float = 2.0
+    chunk_tokens: int = 512  # longest step sent (prefills are cut into chunks)
+    wire_dtype: str = "float32"  # hidden states on the wire: float32 (exact), bfloat16, float16
+    verify: bool = True  # check every commitment signature and output hash
+
+
+@dataclass
+class _Ban:
+    until: float
+    count: int
+
+
+class SwarmClient:
+    """A client's connection to the swarm; make routes with ``route()``. Close it (or use
+    it as a context manager) to stop its peer and event loop."""
+
+    def __init__(self, initial_peers: list[str], *, config: ClientConfig | None = None,
+                 planner: RoutePlanner | None = None, peer: PeerConfig | None = None) -> None:
+        self.config = config or ClientConfig()
+        self.planner = planner or RoutePlanner()
+        self.loop = LoopThread("heliomesh-client")
+        peer_config = peer or PeerConfig(initial_peers=list(initial_peers), client_mode=True)
+        try:
+            self.peer: Peer = self.loop.run(start_peer(peer_config), timeout=60)
+        except BaseException:
+            self.loop.stop()
+            raise
+        self.signer = CommitmentSigner(default_domain())
+        self._bans: dict[str, _Ban] = {}
+        self._rtts: dict[str, tuple[float, float]] = {}  # peer -> (rtt ms, measured at)
+        self._records: dict[tuple[str, int], tuple[float, dict[str, ServerRecord]]] = {}
+
+    def __enter__(self) -> SwarmClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.loop.run(self.peer.shutdown(), timeout=30)
+        self.loop.stop()
+
+    def route(self, model_id: str, num_blocks: int, hidden_size: int) -> SwarmRoute:
+        return SwarmRoute(self, model_id, num_blocks, hidden_size)
+
+    def records(self, model_id: str, num_blocks: int) -> dict[str, ServerRecord]:
+        return self.loop.run(self.fetch(model_id, num_blocks, fresh=True), timeout=60)
+
+    # --- used by routes (on the loop thread) -----------------------------------------------
+    async def fetch(self, model_id: str, num_blocks: int, fresh: bool = False) -> dict[str, ServerRecord]:
+        key = (model_id, num_blocks)
+        cached = self._records.get(key)
+        if not fresh and cached and time.monotonic() - cached[0] < self.config.records_ttl_s:
+            return cached[1]
+        records = await self.peer.dht.fetch(model_id, num_blocks)
+        self._records[key] = (time.monotonic(), records)
+        return records
+
+    def banned(self) -> set[str]:
+        now = time.monotonic()
+        return {peer for peer, ban in self._bans.items() if ban.until > now}
+
+    def ban(self, peer_id: str, reason: str) -> None:
+        previous = self._bans.get(peer_id)
+        count = previous.count + 1 if previous else 1
+        seconds = min(self.config.ban_s * 2 ** (count - 1), self.config.max_ban_s)
+        self._bans[peer_id] = _Ban(time.monotonic() + seconds, count)
+        self._records.clear()  # look again: the swarm changed
+        log.warning("banned %s for %.0f s: %s", short_peer(peer_id), seconds, reason)
+
+    async def rtts(self, peers: list[str]) -> dict[str, float]:
+        now = time.monotonic()
+        stale = [p for p in peers if p not in self._rtts or now - self._rtts[p][1] > self.config.rtt_ttl_s]
+        if stale:
+            await asyncio.gather(*(self._ping(p) for p in stale[:32]))
+        return {p: self._rtts[p][0] for p in peers if p in self._rtts}
+
+    async def _ping(self, peer_id: str) -> None:
+        started = time.perf_counter()
+        try:
+            await asyncio.wait_for(self.peer.p2p.call_protobuf_handler(
+                PeerID.from_base58(peer_id), INFO_HANDLER, runtime_pb2.ExpertRequest(),
+                runtime_pb2.ExpertResponse), self.config.ping_timeout_s)
+        except Exception:
+            return  # unmeasured: the planner assumes its default
+        self._rtts[peer_id] = ((time.perf_counter() - started) * 1e3, time.monotonic())
+
+    async def plan(self, model_id: str, num_blocks: int, start: int, end: int, *,
+                   max_length: int, previous: str | None = None) -> list[Hop]:
+        records = await self.fetch(model_id, num_blocks)
+        banned = self.banned()
+        candidates = [r.peer_id for r in records.values() if r.peer_id not in banned]
+        rtts = await self.rtts(candidates)
+        return await asyncio.to_thread(
+            self.planner.plan, records.values(), model_id, start, end, banned=banned,
+            max_length=max_length, rtts_ms=rtts, previous=previous,
+            return_to_client=end == num_blocks,
+        )
+
+
+class SwarmRoute:
+    """``Route`` over the swarm. Not thread-safe: one generation at a time per route."""
+
+    def __init__(self, client: SwarmClient, model_id: str, num_blocks: int, hidden_size: int) -> None:
+        self.client = client
+        self.model_id = model_id
+        self.num_blocks = num_blocks
+        self.hidden_size = hidden_size
+        self.config = client.config
+        if self.config.wire_dtype not in WIRE_DTYPES:
+            raise SwarmError(f"wire dtype {self.config.wire_dtype!r}: use one of {list(WIRE_DTYPES)}")
+        self.wire_dtype = WIRE_DTYPES[self.config.wire_dtype]
+        self.hops: list[HopStream] = []
+        self.max_length = 0
+        self.step_index = 0
+        self.position = 0
+        self.chunks: list[tuple[int, int]] = []  # (position, tokens) per step
+        self.inputs: dict[int, dict[int, torch.Tensor]] = {}  # block -> step -> input there
+        self.evidence: list[StepEvidence] = []
+        self.failovers = 0
+        self.on_failover: Callable[[PeerFailure], None] | None = None
+        self._hashes: dict[str, list[tuple[int, bytes]]] = {}  # session -> input hash chain
+
+    # --- Route -------------------------------------------------------------------------
+    def open(self, max_length: int) -> None:
+        self.close()
+        self.max_length = max_length
+        self.step_index = self.position = 0
+        self.chunks, self.inputs, self.evidence = [], {}, []
+        self.client.loop.run(self._open_route())
+
+    def step(self, hidden: torch.Tensor) -> torch.Tensor:
+        if not self.hops:
+            raise SwarmError("open() the route before stepping it")
+        if hidden.dim() != 3 or hidden.shape[0] != 1 or hidden.shape[2] != self.hidden_size:
+            raise SwarmError(f"expected hidden states (1, T, {self.hidden_size}), got {tuple(hidden.shape)}")
+        per_token = self.hidden_size * self.wire_dtype.itemsize
+        chunk = max(1, min(self.config.chunk_tokens, MAX_TENSOR_BYTES // per_token))
+        outputs = [self.client.loop.run(self._step(part.contiguous()))
+                   for part in torch.split(hidden, chunk, dim=1)]
+        return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
+
+    def close(self) -> None:
+        if self.hops:
+            hops, self.hops = self.hops, []
+            with contextlib.suppress(Exception):
+                self.client.loop.run(_close_all(hops), timeout=10)
+
+    @property
+    def peers(self) -> list[tuple[str, int, int]]:
+        return [(h.peer_id, h.hop.start, h.hop.end) for h in self.hops]
+
+    # --- opening -------------------------------------------------------------------------
+    async def _open_route(self) -> None:
+        for _ in range(self.config.max_failovers + 1):
+            hops = await self.client.plan(self.model_id, self.num_blocks, 0, self.num_blocks,
+                                          max_length=self.max_length)
+            try:
+                self.hops = await self._open_hops(hops)
+                log.info("route: %s", " → ".join(
+                    f"{short_peer(h.peer_id)}[{h.hop.start}:{h.hop.end}]" for h in self.hops))
+                return
+            except PeerFailure as failure:
+                self.client.ban(failure.peer_id, failure.reason)
+        raise SwarmError(f"could not open a route for {self.model_id} after "
+                         f"{self.config.max_failovers + 1} attempts")
+
+    async def _open_hops(self, hops: list[Hop]) -> list[HopStream]:
+        streams = [HopStream(hop) for hop in hops]
+        results = await asyncio.gather(
+            *(s.open(self.client.peer.p2p, self.model_id, self.max_length, self.config.wire_dtype,
+                     self.config.open_timeout_s) for s in streams),
+            return_exceptions=True,
+        )
+        failure = next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is not None:
+            await _close_all(streams)
+            if isinstance(failure, PeerFailure):
+                raise failure
+            raise failure
+        for stream in streams:
+            self._hashes[stream.session_id] = [
+                (0, input_seed(self.model_id, stream.hop.start, stream.hop.end, self.config.wire_dtype))]
+        return streams
+
+    # --- stepping ------------------------------------------------------------------------
+    async def _step(self, hidden: torch.Tensor) -> torch.Tensor:
+        step, position, tokens = self.step_index, self.position, hidden.shape[1]
+        if position + tokens > self.max_length:
+            raise SwarmError(f"the session would reach {position + tokens} tokens, over its "
+                             f"max length {self.max_length}")
+        self.inputs.setdefault(0, {})[step] = hidden.to(self.wire_dtype).contiguous()
+        self.chunks.append((position, tokens))
+        first = 0
+        for attempt in range(self.config.max_failovers + 1):
+            try:
+                output = await self._run(step, first)
+                break
+            except PeerFailure as failure:
+                if attempt == self.config.max_failovers:
+                    raise SwarmError(f"step {step} failed after {attempt} re-routes: {failure}") from None
+                first = await self._repair(failure, step)
+        self.step_index += 1
+        self.position += tokens
+        return output
+
+    async def _run(self, step: int, first: int) -> torch.Tensor:
+        """Run ``step`` from hop ``first`` to the end (servers push to each other)."""
+        hops = self.hops
+        position = self.chunks[step][0]
+        for hop in hops[first:]:
+            hop.forget(step)
+        hops[first].send(step, position, self.inputs[hops[first].hop.start][step],
+                         [h.as_next() for h in hops[first + 1 :]])
+        output: torch.Tensor | None = None
+        for index in range(first, len(hops)):
+            hop = hops[index]
+            waits: set[asyncio.Future[Any]] = {hop.result(step)}
+            if index > first:
+                waits.add(hops[index - 1].push_failed(step))
+            waits |= {h.closed for h in hops if h.closed is not None}
+            deadline = time.monotonic() + self.config.step_timeout_s
+            while True:
+                remaining = deadline - time.monotonic()
+                done, _ = await asyncio.wait(waits, timeout=max(remaining, 0),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    raise PeerFailure(hop.peer_id, f"no answer to step {step} in {self.config.step_timeout_s} s")
+                broken = next((h for h in hops if h.closed is not None and h.closed.done()), None)
+                if broken is not None:
+                    raise PeerFailure(broken.peer_id, broken.closed.result())  # type: ignore[union-attr]
+                if hop.result(step).done():
+                    output = self._accept(hop, step, *hop.result(step).result())
+                    break
+                # The previous server could not push to this one: send the step ourselves.
+                waits.discard(hops[index - 1].push_failed(step))
+                hop.send(step, position, self.inputs[hop.hop.start][step],
+                         [h.as_next() for h in hops[index + 1 :]])
+        assert output is not None
+        return output
+
+    def _accept(self, hop: HopStream, step: int, result: Any, proto: runtime_pb2.Tensor) -> torch.Tensor:
+        """Check a hop's answer, keep its evidence and its output (the next hop's input)."""
+        position, tokens = self.chunks[step]
+        if result.position != position:
+            raise PeerFailure(hop.peer_id, f"answered position {result.position}, expected {position}")
+        try:
+            output = decode_hidden(proto, hidden_size=self.hidden_size, dtype=self.config.wire_dtype,
+                                   max_tokens=tokens)
+        except SwarmError as exc:
+            raise PeerFailure(hop.peer_id, f"bad output: {exc}") from None
+        if output.shape[1] != tokens:
+            raise PeerFailure(hop.peer_id, f"returned {output.shape[1]} tokens for a {tokens}-token step")
+        input_hash = bytes.fromhex(result.input_hash[2:])
+        output_hash = bytes.fromhex(result.output_hash[2:])
+        signature = bytes.fromhex(result.signature[2:])
+        if self.config.verify:
+            if keccak(proto.buffer) != output_hash:
+                raise PeerFailure(hop.peer_id, "its output hash does not match its output")
+            chain = self._hashes[hop.session_id]
+            while chain and chain[-1][0] > position:
+                chain.pop()
+            data = self.inputs[hop.hop.start][step].reshape(-1).view(torch.uint8).numpy().tobytes()
+            expected = chain_input(chain[-1][1], data)
+            if expected != input_hash:
+                raise PeerFailure(hop.peer_id, "its commitment names other inputs than it was sent")
+            chain.append((position + tokens, expected))
+            digest = self.client.signer.digest(session_key(hop.session_id), step, input_hash, output_hash)
+            if self.client.signer.recover(digest, signature) != hop.address:
+                raise PeerFailure(hop.peer_id, "its commitment is not signed by its address")
+        self.evidence.append(StepEvidence(
+            hop.peer_id, hop.address, hop.session_id, hop.hop.start, hop.hop.end, step, position,
+            input_hash, output_hash, signature))
+        if hop.hop.end < self.num_blocks:
+            self.inputs.setdefault(hop.hop.end, {})[step] = output
+        return output
+
+    # --- failover ------------------------------------------------------------------------
+    async def _repair(self, failure: PeerFailure, step: int) -> int:
+        """Replace the failed hop, replay its inputs, return the hop index to resume at."""
+        self.failovers += 1
+        if self.on_failover is not None:
+            self.on_failover(failure)
+        self.client.ban(failure.peer_id, failure.reason)
+        index = next((i for i, h in enumerate(self.hops) if h.peer_id == failure.peer_id), None)
+        if index is None:  # not in the route (any more): just retry from the start
+            return 0
+        failed = self.hops[index]
+        start, end = failed.hop.start, failed.hop.end
+        previous = self.hops[index - 1].peer_id if index > 0 else None
+        await failed.close()
+        for _ in range(self.config.max_failovers + 1):
+            plan = await self.client.plan(self.model_id, self.num_blocks, start, end,
+                                          max_length=self.max_length, previous=previous)
+            try:
+                fresh = await self._open_hops(plan)
+                await self._replay(fresh, step)
+            except PeerFailure as again:
+                self.client.ban(again.peer_id, again.reason)
+                continue
+            self.hops[index : index + 1] = fresh
+            log.info("re-routed blocks %d:%d to %s and replayed %d steps", start, end,
+                     ", ".join(f"{short_peer(h.peer_id)}[{h.hop.start}:{h.hop.end}]" for h in fresh), step)
+            return index
+        raise MissingBlocksError(self.model_id, list(range(start, end)), "every replacement failed")
+
+    async def _replay(self, hops: list[HopStream], upto: int) -> None:
+        """Send steps ``0..upto-1`` through ``hops`` in their original chunks, one by one,
+        so each new server's KV cache holds exactly what the failed one held."""
+        try:
+            for step in range(upto):
+                for hop in hops:
+                    hop.send(step, self.chunks[step][0], self.inputs[hop.hop.start][step], [])
+                    done, _ = await asyncio.wait(
+                        {hop.result(step), hop.closed},  # type: ignore[arg-type]
+                        timeout=self.config.step_timeout_s, return_when=asyncio.FIRST_COMPLETED)
+                    if not done:
+                        raise PeerFailure(hop.peer_id, f"no answer to replayed step {step}")
+                    if hop.closed is not None and hop.closed.done():
+                        raise PeerFailure(hop.peer_id, hop.closed.result())
+                    self._accept(hop, step, *hop.result(step).result())
+        except BaseException:
+            await _close_all(hops)
+            raise
+
+
+async def _close_all(hops: list[HopStream]) -> None:
+    await asyncio.gather(*(h.close() for h in hops), return_exceptions=True)

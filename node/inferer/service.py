@@ -1,0 +1,351 @@
+"""The inferer's RPC handlers: ``rpc_inference`` (one stream per client session),
+``rpc_push`` (steps pushed by the previous server) and ``rpc_info`` (status and ping).
+
+A session's steps come from the client's stream or from pushes; one task per session
+takes them in order, runs them on the engine's ``SpanHost`` (which batches concurrent
+sessions), pushes the output to the next server first (the critical path), then signs
+the output commitment and answers the client. Bad input gets an ``error`` message naming
+the problem; the session ends, the server keeps serving everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import torch
+from eth_keys import keys
+from eth_utils.crypto import keccak
+from hivemind.p2p import P2P, P2PContext
+from hivemind.proto import runtime_pb2
+
+from node.engine.errors import EngineError
+from node.engine.host import EngineLimits, SpanHost
+from node.engine.host import StepRequest as EngineStep
+from node.engine.span import Span
+from node.inferer.push import PUSH_HANDLER, PushChannels, PushError
+from node.inferer.subspan import SubSpans
+from node.swarm.errors import ProtocolError, SessionError, SwarmError, short_peer
+from node.swarm.evidence import CommitmentSigner, chain_input, input_seed, session_key
+from node.swarm.wire import (
+    WIRE_DTYPES,
+    ErrorReply,
+    NextHop,
+    Opened,
+    OpenRequest,
+    PushAck,
+    PushFailed,
+    StepRequest,
+    StepResult,
+    decode_hidden,
+    encode_tensor,
+    pack_response,
+    unpack_client,
+)
+
+log = logging.getLogger(__name__)
+
+INFERENCE_HANDLER = "heliomesh.inference"
+INFO_HANDLER = "heliomesh.info"
+
+
+@dataclass
+class Inbound:
+    step: int
+    position: int
+    hidden: torch.Tensor
+    data: bytes  # wire bytes of ``hidden``: hashed into the commitment
+    next: list[NextHop]
+    origin: str  # "client" or the pushing peer
+
+
+@dataclass
+class Session:
+    """One client session on this server (blocks ``[start, end)`` of the span)."""
+
+    session_id: str
+    start: int
+    end: int
+    host: SpanHost
+    wire_dtype: str
+    client: str
+    inbox: asyncio.Queue[Inbound | Exception | None] = field(default_factory=asyncio.Queue)
+    hashes: list[tuple[int, bytes]] = field(default_factory=list)  # (position, input hash)
+    steps: int = 0
+
+
+@dataclass
+class ServiceStats:
+    steps: int = 0
+    tokens: int = 0
+    pushes: int = 0
+    push_failures: int = 0
+    errors: int = 0
+    compute_s: float = 0.0
+    opened: int = 0
+
+
+class SpanService:
+    def __init__(self, *, p2p: P2P, model_dir, span: Span, limits: EngineLimits,
+                 private_key: str, signer: CommitmentSigner, push_timeout_s: float,
+                 accepting: Callable[[], bool]) -> None:
+        self.p2p = p2p
+        self.span = span
+        self.model_id = span.manifest.model_id
+        self.hidden_size = span.hidden_size
+        self.limits = limits
+        self.subspans = SubSpans(span, model_dir)
+        self.hosts: dict[tuple[int, int], SpanHost] = {(span.start, span.end): SpanHost(span, limits)}
+        self.key = keys.PrivateKey(bytes.fromhex(private_key.removeprefix("0x")))
+        self.address = self.key.public_key.to_checksum_address()
+        self.signer = signer
+        self.pushes = PushChannels(p2p, push_timeout_s)
+        self.sessions: dict[str, Session] = {}
+        self.accepting = accepting  # False while draining: new sessions are refused
+        self.stats = ServiceStats()
+        self.info: Callable[[], dict] = lambda: {}
+
+    async def register(self) -> None:
+        await self.p2p.add_protobuf_handler(
+            INFERENCE_HANDLER, self.rpc_inference, runtime_pb2.ExpertRequest,
+            stream_input=True, stream_output=True,
+        )
+        await self.p2p.add_protobuf_handler(
+            PUSH_HANDLER, self.rpc_push, runtime_pb2.ExpertRequest,
+            stream_input=True, stream_output=True,
+        )
+        await self.p2p.add_protobuf_handler(INFO_HANDLER, self.rpc_info, runtime_pb2.ExpertRequest)
+
+    @property
+    def main_host(self) -> SpanHost:
+        return self.hosts[(self.span.start, self.span.end)]
+
+    def host_for(self, start: int, end: int) -> SpanHost:
+        key = (start, end)
+        if key not in self.hosts:
+            self.hosts[key] = SpanHost(self.subspans.get(start, end), self.limits)
+        return self.hosts[key]
+
+    def free_tokens(self) -> int:
+        return int(self.main_host.stats()["free_tokens"])
+
+    # --- rpc_info ------------------------------------------------------------------------
+    async def rpc_info(self, request: runtime_pb2.ExpertRequest, context: P2PContext) -> runtime_pb2.ExpertResponse:
+        body = {"sessions": len(self.sessions), **self.info()}
+        return runtime_pb2.ExpertResponse(metadata=json.dumps(body).encode())
+
+    # --- rpc_inference -------------------------------------------------------------------
+    async def rpc_inference(self, requests: AsyncIterator[runtime_pb2.ExpertRequest],
+                            context: P2PContext) -> AsyncIterator[runtime_pb2.ExpertResponse]:
+        client = str(context.remote_id)
+        try:
+            first = await anext(requests)
+        except StopAsyncIteration:
+            return
+        try:
+            message, _ = unpack_client(first)
+            if not isinstance(message, OpenRequest):
+                raise ProtocolError("the first message of an inference stream must be `open`")
+            session = self._open(message, client)
+        except (SwarmError, EngineError) as exc:
+            self.stats.errors += 1
+            log.warning("refused a session from %s: %s", short_peer(client), exc)
+            yield _error(exc)
+            return
+        log.info("session %s… from %s: blocks %d:%d, max %d tokens", session.session_id[:8],
+                 short_peer(client), session.start, session.end, message.max_length)
+        yield pack_response(Opened(
+            session_id=session.session_id, start=session.start, end=session.end,
+            address=self.address, cache_tokens_left=self.free_tokens(),
+        ))
+        outbox: asyncio.Queue[runtime_pb2.ExpertResponse | None] = asyncio.Queue()
+        reader = asyncio.create_task(self._read_client(requests, session))
+        worker = asyncio.create_task(self._work(session, outbox))
+        try:
+            while (response := await outbox.get()) is not None:
+                yield response
+        finally:
+            reader.cancel()
+            worker.cancel()
+            self._close(session)
+
+    def _open(self, message: OpenRequest, client: str) -> Session:
+        if not self.accepting():
+            raise SessionError("this server is draining and accepts no new sessions; use another")
+        if message.model_id != self.model_id:
+            raise SessionError(f"this server serves {self.model_id}, not {message.model_id}")
+        if not self.span.start <= message.start < message.end <= self.span.end:
+            raise SessionError(
+                f"blocks [{message.start}, {message.end}) are not served here: this server "
+                f"holds [{self.span.start}, {self.span.end})"
+            )
+        if message.session_id in self.sessions:
+            raise SessionError(f"session {message.session_id[:8]}… is already open here")
+        host = self.host_for(message.start, message.end)
+        if host is not self.main_host:
+            # A sub-span shares the span's memory budget: reserve there too.
+            self.main_host.open(message.session_id, message.max_length)
+        try:
+            host.open(message.session_id, message.max_length)
+        except BaseException:
+            if host is not self.main_host:
+                self.main_host.close(message.session_id)
+            raise
+        session = Session(message.session_id, message.start, message.end, host,
+                          message.wire_dtype, client)
+        session.hashes.append((0, input_seed(self.model_id, message.start, message.end,
+                                             message.wire_dtype)))
+        self.sessions[session.session_id] = session
+        self.stats.opened += 1
+        return session
+
+    def _close(self, session: Session) -> None:
+        if self.sessions.pop(session.session_id, None) is not None:
+            session.host.close(session.session_id)
+            if session.host is not self.main_host:
+                self.main_host.close(session.session_id)
+            log.info("session %s… closed after %d steps", session.session_id[:8], session.steps)
+
+    def _inbound(self, message: StepRequest, tensor: runtime_pb2.Tensor | None,
+                 session: Session, origin: str) -> Inbound:
+        hidden = decode_hidden(tensor, hidden_size=self.hidden_size, dtype=session.wire_dtype,
+                               max_tokens=self.limits.max_chunk_tokens)
+        return Inbound(message.step, message.position, hidden, bytes(tensor.buffer),  # type: ignore[union-attr]
+                       list(message.next), origin)
+
+    async def _read_client(self, requests: AsyncIterator[runtime_pb2.ExpertRequest],
+                           session: Session) -> None:
+        try:
+            async for request in requests:
+                message, tensor = unpack_client(request)
+                if not isinstance(message, StepRequest) or message.type != "step":
+                    raise ProtocolError("after `open`, a client sends only `step` messages")
+                if message.session_id != session.session_id:
+                    raise SessionError("a step names another session than its stream's")
+                session.inbox.put_nowait(self._inbound(message, tensor, session, "client"))
+        except (SwarmError, EngineError) as exc:
+            session.inbox.put_nowait(exc)
+            return
+        session.inbox.put_nowait(None)  # the client closed its side: the session ends
+
+    async def _work(self, session: Session,
+                    outbox: asyncio.Queue[runtime_pb2.ExpertResponse | None]) -> None:
+        try:
+            while True:
+                item = await session.inbox.get()
+                if item is None:
+                    break
+                if isinstance(item, Exception):
+                    raise item
+                await self._step(session, item, outbox)
+        except (SwarmError, EngineError) as exc:
+            self.stats.errors += 1
+            log.warning("session %s… ends: %s", session.session_id[:8], exc)
+            outbox.put_nowait(_error(exc))
+        except Exception as exc:  # a bug must not kill the server: end this session only
+            self.stats.errors += 1
+            log.exception("session %s… failed", session.session_id[:8])
+            outbox.put_nowait(_error(exc))
+        outbox.put_nowait(None)
+
+    async def _step(self, session: Session, item: Inbound,
+                    outbox: asyncio.Queue[runtime_pb2.ExpertResponse | None]) -> None:
+        started = time.perf_counter()
+        future = session.host.submit(EngineStep(session.session_id, item.hidden, item.position))
+        output = await asyncio.wrap_future(future)
+        compute_s = time.perf_counter() - started
+        output = output.to(WIRE_DTYPES[session.wire_dtype])
+        proto = encode_tensor(output)
+        pushed = False
+        if item.next:  # forward first: the next server is waiting for this
+            self._forward(session, item, proto, outbox)
+            pushed = True
+        # The input hash chains every input before this position (a replayed or repeated
+        # step rolls the chain back with the cache).
+        while session.hashes and session.hashes[-1][0] > item.position:
+            session.hashes.pop()
+        previous = session.hashes[-1][1]
+        input_hash = chain_input(previous, item.data)
+        session.hashes.append((item.position + item.hidden.shape[1], input_hash))
+        output_hash = keccak(proto.buffer)
+        digest = self.signer.digest(session_key(session.session_id), item.step, input_hash, output_hash)
+        signature = self.signer.sign(self.key, digest)
+        result = StepResult(
+            step=item.step, position=item.position, input_hash="0x" + input_hash.hex(),
+            output_hash="0x" + output_hash.hex(), signature="0x" + signature.hex(),
+            compute_ms=round(compute_s * 1e3, 3), pushed=pushed,
+        )
+        outbox.put_nowait(runtime_pb2.ExpertResponse(
+            metadata=result.model_dump_json().encode(), tensors=[proto]))
+        session.steps += 1
+        self.stats.steps += 1
+        self.stats.tokens += item.hidden.shape[1]
+        self.stats.compute_s += compute_s
+
+    def _forward(self, session: Session, item: Inbound, proto: runtime_pb2.Tensor,
+                 outbox: asyncio.Queue[runtime_pb2.ExpertResponse | None]) -> None:
+        target, rest = item.next[0], item.next[1:]
+        message = StepRequest(type="push", session_id=target.session_id, step=item.step,
+                              position=item.position, next=rest)
+
+        async def push() -> None:
+            try:
+                await self.pushes.to(target.peer_id).push(message, proto)
+                self.stats.pushes += 1
+            except PushError as exc:
+                self.stats.push_failures += 1
+                log.warning("push to %s failed: %s", short_peer(target.peer_id), exc)
+                outbox.put_nowait(pack_response(PushFailed(step=item.step, peer_id=target.peer_id,
+                                                           error=str(exc)[:2000])))
+
+        asyncio.create_task(push())
+
+    # --- rpc_push --------------------------------------------------------------------------
+    async def rpc_push(self, requests: AsyncIterator[runtime_pb2.ExpertRequest],
+                       context: P2PContext) -> AsyncIterator[runtime_pb2.ExpertResponse]:
+        origin = str(context.remote_id)
+        async for request in requests:
+            session_id, step = "", -1
+            try:
+                message, tensor = unpack_client(request)
+                if not isinstance(message, StepRequest) or message.type != "push":
+                    raise ProtocolError("a push stream carries only `push` messages")
+                session_id, step = message.session_id, message.step
+                session = self.sessions.get(message.session_id)
+                if session is None:
+                    raise SessionError(f"unknown session {message.session_id[:8]}… (not open here)")
+                session.inbox.put_nowait(self._inbound(message, tensor, session, origin))
+                ack = PushAck(session_id=session_id, step=step, ok=True)
+            except (SwarmError, EngineError) as exc:
+                self.stats.errors += 1
+                log.warning("refused a push from %s: %s", short_peer(origin), exc)
+                ack = PushAck(session_id=session_id, step=max(step, 0), ok=False, error=str(exc)[:2000])
+            yield runtime_pb2.ExpertResponse(metadata=ack.model_dump_json().encode())
+
+    async def shutdown(self) -> None:
+        await self.pushes.close()
+        for session in list(self.sessions.values()):
+            session.inbox.put_nowait(None)
+        for host in self.hosts.values():
+            with contextlib.suppress(Exception):
+                host.shutdown()
+
+
+def _error(exc: Exception) -> runtime_pb2.ExpertResponse:
+    code = getattr(exc, "code", None)
+    if isinstance(exc, ProtocolError) or code in ("invalid_request", "invalid_hidden", "codec"):
+        kind = "bad_request"
+    elif isinstance(exc, SessionError) or code in ("unknown_session", "session_exists"):
+        kind = "unknown_session" if "unknown" in str(exc) else "wrong_span"
+    elif code == "position_mismatch":
+        kind = "out_of_order"
+    elif code in ("memory_budget", "session_length"):
+        kind = "busy"
+    else:
+        kind = "internal"
+    return pack_response(ErrorReply(code=kind, message=str(exc)[:2000]))

@@ -1,0 +1,125 @@
+"""Joining the swarm: one libp2p peer (hivemind ``P2P``, a ``p2pd`` child process) with a
+hivemind ``DHTNode`` on it, and a background event loop for synchronous callers.
+
+Every role uses ``start_peer``: the bootstrap and inferers as full DHT nodes, clients in
+DHT client mode (they read records, store nothing, accept no DHT requests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from hivemind.dht.node import DHTNode
+from hivemind.p2p import P2P
+from hivemind.utils.multiaddr import Multiaddr
+
+from node.core.errors import ConfigError
+from node.swarm.dht import SwarmDHT
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+P2P_STARTUP_TIMEOUT_S = 30.0  # p2pd must print its peer id within this (busy machines are slow)
+DHT_WAIT_TIMEOUT_S = 5.0  # one DHT RPC to an unresponsive peer
+
+
+@dataclass
+class PeerConfig:
+    host: str = "127.0.0.1"  # listen address; loopback by default
+    port: int = 0  # 0 = any free port
+    initial_peers: list[str] = field(default_factory=list)  # bootstrap multiaddrs
+    announce: list[str] = field(default_factory=list)  # what others dial, if not host:port
+    client_mode: bool = False  # read the DHT only (clients, `helio status`)
+    use_auto_relay: bool = False  # behind NAT: reserve a slot on a relay and be reached through it
+    trusted_relays: list[str] = field(default_factory=list)  # relays to use (default: bootstrap peers)
+    identity_path: str | None = None  # keeps the peer id across restarts
+
+    def __post_init__(self) -> None:
+        for maddr in [*self.initial_peers, *self.announce, *self.trusted_relays]:
+            try:
+                Multiaddr(maddr)
+            except Exception:
+                raise ConfigError(
+                    f"{maddr!r} is not a multiaddr; expected e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…"
+                ) from None
+        if not 0 <= self.port < 65536:
+            raise ConfigError(f"port {self.port} is out of range")
+
+
+@dataclass
+class Peer:
+    p2p: P2P
+    node: DHTNode
+    dht: SwarmDHT
+
+    @property
+    def peer_id(self) -> str:
+        return str(self.p2p.peer_id)
+
+    async def maddrs(self) -> list[str]:
+        return [str(m) for m in await self.p2p.get_visible_maddrs()]
+
+    async def shutdown(self) -> None:
+        try:
+            await self.node.shutdown()
+        finally:
+            await self.p2p.shutdown()
+
+
+async def start_peer(config: PeerConfig) -> Peer:
+    ip = "ip6" if ":" in config.host else "ip4"
+    p2p = await P2P.create(
+        initial_peers=config.initial_peers or None,
+        host_maddrs=[f"/{ip}/{config.host}/tcp/{config.port}"],
+        announce_maddrs=config.announce or None,
+        auto_nat=False,
+        nat_port_map=False,
+        use_auto_relay=config.use_auto_relay,
+        trusted_relays=config.trusted_relays or None,
+        identity_path=config.identity_path,
+        startup_timeout=P2P_STARTUP_TIMEOUT_S,
+        idle_timeout=0,  # the daemon lives exactly as long as we do
+    )
+    try:
+        node = await DHTNode.create(
+            p2p=p2p,
+            initial_peers=config.initial_peers or None,
+            client_mode=config.client_mode,
+            wait_timeout=DHT_WAIT_TIMEOUT_S,
+            num_workers=8,
+        )
+    except BaseException:
+        await p2p.shutdown()
+        raise
+    return Peer(p2p, node, SwarmDHT(node))
+
+
+class LoopThread:
+    """An asyncio loop in a daemon thread; ``run(coro)`` waits for a result from sync code."""
+
+    def __init__(self, name: str = "heliomesh-swarm") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("LoopThread.run called from its own loop; await the coroutine instead")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self.loop.close()

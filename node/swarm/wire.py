@@ -1,0 +1,205 @@
+"""Wire formats: every message a peer sends, validated before anything acts on it.
+
+Messages travel as hivemind ``ExpertRequest``/``ExpertResponse`` protobufs: ``metadata``
+holds one JSON message below (a ``type`` field picks the schema) and ``tensors`` holds at
+most one hidden-state tensor, raw little-endian bytes in the wire dtype.
+
+Inference stream (client → server, one stream per hop, opened once per session)::
+
+    open → opened        then   step → result (+ push_failed if forwarding failed)
+
+Push stream (server → next server, one stream per neighbour, shared by sessions)::
+
+    push → ack
+
+An ``error`` message ends an inference stream; the server keeps serving everyone else.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+import torch
+from hivemind.proto import runtime_pb2
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from node.swarm.errors import ProtocolError
+from node.swarm.records import MAX_BLOCKS, PEER_ID_PATTERN
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # hivemind's per-message cap
+MAX_TENSOR_BYTES = MAX_MESSAGE_BYTES - 64 * 1024  # room for metadata and framing
+MAX_METADATA_BYTES = 32 * 1024
+MAX_SESSION_LENGTH = 1 << 16  # tokens; a session asks for its own max_length below this
+MAX_NEXT_HOPS = 64
+SESSION_ID_PATTERN = r"^[0-9a-f]{64}$"  # 32 random bytes, hex
+
+WIRE_DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+WireDtype = Literal["float32", "bfloat16", "float16"]
+
+PeerIdStr = Annotated[str, Field(pattern=PEER_ID_PATTERN.pattern)]
+SessionId = Annotated[str, Field(pattern=SESSION_ID_PATTERN)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NextHop(_Message):
+    """Where a server pushes its output: the next server and the session it holds there."""
+
+    peer_id: PeerIdStr
+    session_id: SessionId
+
+
+class OpenRequest(_Message):
+    type: Literal["open"] = "open"
+    session_id: SessionId
+    model_id: str = Field(max_length=64)
+    start: int = Field(ge=0, lt=MAX_BLOCKS)
+    end: int = Field(gt=0, le=MAX_BLOCKS)
+    max_length: int = Field(gt=0, le=MAX_SESSION_LENGTH)
+    wire_dtype: WireDtype = "float32"
+
+
+class StepRequest(_Message):
+    """Hidden states for the next tokens of a session (from the client, or pushed)."""
+
+    type: Literal["step", "push"] = "step"
+    session_id: SessionId
+    step: int = Field(ge=0, lt=2**32)
+    position: int = Field(ge=0, lt=MAX_SESSION_LENGTH)
+    next: list[NextHop] = Field(default_factory=list, max_length=MAX_NEXT_HOPS)
+
+
+class Opened(_Message):
+    type: Literal["opened"] = "opened"
+    session_id: SessionId
+    start: int
+    end: int
+    address: str
+    cache_tokens_left: int
+
+
+class StepResult(_Message):
+    """The span's output for one step, with the server's signed commitment to it."""
+
+    type: Literal["result"] = "result"
+    step: int
+    position: int
+    input_hash: str = Field(pattern=r"^0x[0-9a-f]{64}$")
+    output_hash: str = Field(pattern=r"^0x[0-9a-f]{64}$")
+    signature: str = Field(pattern=r"^0x[0-9a-f]{130}$")
+    compute_ms: float = Field(ge=0)
+    pushed: bool = False
+
+
+class PushFailed(_Message):
+    """The server could not forward a step to the next server; the client sends it itself."""
+
+    type: Literal["push_failed"] = "push_failed"
+    step: int
+    peer_id: str
+    error: str = Field(max_length=2000)
+
+
+class PushAck(_Message):
+    type: Literal["ack"] = "ack"
+    session_id: str
+    step: int
+    ok: bool
+    error: str = Field("", max_length=2000)
+
+
+class ErrorReply(_Message):
+    type: Literal["error"] = "error"
+    code: Literal["bad_request", "unknown_session", "out_of_order", "busy", "wrong_span", "internal"]
+    message: str = Field(max_length=2000)
+
+
+ClientMessage = Annotated[OpenRequest | StepRequest, Field(discriminator="type")]
+ServerMessage = Annotated[Opened | StepResult | PushFailed | ErrorReply, Field(discriminator="type")]
+_client_adapter: TypeAdapter[OpenRequest | StepRequest] = TypeAdapter(ClientMessage)
+_server_adapter: TypeAdapter[Opened | StepResult | PushFailed | ErrorReply] = TypeAdapter(ServerMessage)
+
+
+def pack(message: _Message, tensor: torch.Tensor | None = None) -> runtime_pb2.ExpertRequest:
+    """One protobuf carrying ``message`` and optionally one tensor."""
+    tensors = [encode_tensor(tensor)] if tensor is not None else []
+    return runtime_pb2.ExpertRequest(metadata=message.model_dump_json().encode(), tensors=tensors)
+
+
+def pack_response(message: _Message, tensor: torch.Tensor | None = None) -> runtime_pb2.ExpertResponse:
+    tensors = [encode_tensor(tensor)] if tensor is not None else []
+    return runtime_pb2.ExpertResponse(metadata=message.model_dump_json().encode(), tensors=tensors)
+
+
+def unpack_client(proto: Any) -> tuple[OpenRequest | StepRequest, runtime_pb2.Tensor | None]:
+    return _unpack(proto, _client_adapter)
+
+
+def unpack_server(proto: Any) -> tuple[Opened | StepResult | PushFailed | ErrorReply, runtime_pb2.Tensor | None]:
+    return _unpack(proto, _server_adapter)
+
+
+def unpack_ack(proto: Any) -> PushAck:
+    message, _ = _unpack(proto, TypeAdapter(PushAck))
+    return message
+
+
+def _unpack(proto: Any, adapter: TypeAdapter[Any]) -> tuple[Any, runtime_pb2.Tensor | None]:
+    if len(proto.metadata) > MAX_METADATA_BYTES:
+        raise ProtocolError(f"metadata is {len(proto.metadata)} bytes, over {MAX_METADATA_BYTES}")
+    if len(proto.tensors) > 1:
+        raise ProtocolError(f"at most one tensor per message, got {len(proto.tensors)}")
+    try:
+        message = adapter.validate_python(json.loads(proto.metadata))
+    except (ValueError, ValidationError) as exc:
+        raise ProtocolError(f"malformed message: {str(exc).splitlines()[0]}") from None
+    return message, (proto.tensors[0] if proto.tensors else None)
+
+
+def encode_tensor(tensor: torch.Tensor) -> runtime_pb2.Tensor:
+    """Raw bytes of a contiguous tensor in one of ``WIRE_DTYPES`` (no lossy codec)."""
+    name = next((k for k, v in WIRE_DTYPES.items() if v == tensor.dtype), None)
+    if name is None:
+        raise ProtocolError(f"cannot send dtype {tensor.dtype}; use one of {list(WIRE_DTYPES)}")
+    data = tensor.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+    if len(data) > MAX_TENSOR_BYTES:
+        raise ProtocolError(
+            f"tensor of {len(data)} bytes is over the {MAX_TENSOR_BYTES}-byte message cap; "
+            "send the tokens in smaller chunks"
+        )
+    return runtime_pb2.Tensor(buffer=data, size=list(tensor.shape), dtype=name)
+
+
+def decode_hidden(
+    proto: runtime_pb2.Tensor | None, *, hidden_size: int, dtype: str, max_tokens: int
+) -> torch.Tensor:
+    """Check and decode hidden states of shape (1, T, hidden_size) in ``dtype``."""
+    if proto is None:
+        raise ProtocolError("the message carries no hidden states")
+    if proto.dtype != dtype:
+        raise ProtocolError(f"hidden states are {proto.dtype or '?'}, the session uses {dtype}")
+    shape = tuple(proto.size)
+    if len(shape) != 3 or shape[0] != 1 or shape[2] != hidden_size or not 1 <= shape[1] <= max_tokens:
+        raise ProtocolError(
+            f"hidden states must have shape (1, T, {hidden_size}) with 1 ≤ T ≤ {max_tokens}, "
+            f"got {shape}"
+        )
+    torch_dtype = WIRE_DTYPES[dtype]
+    expected = shape[1] * hidden_size * torch_dtype.itemsize
+    if len(proto.buffer) != expected:
+        raise ProtocolError(f"tensor buffer is {len(proto.buffer)} bytes, shape says {expected}")
+    tensor = torch.frombuffer(bytearray(proto.buffer), dtype=torch_dtype).reshape(shape)
+    if not torch.isfinite(tensor).all():
+        raise ProtocolError("hidden states contain NaN or infinity")
+    return tensor
+
+
+def tensor_bytes(proto: runtime_pb2.Tensor) -> bytes:
+    return bytes(proto.buffer)
