@@ -30,12 +30,14 @@ from node.core.manifest import (
     ModelSource,
     block_file,
 )
+from node.models.gguf_tokenizer import repair_tokenizer
 from node.models.sources import ModelSourceSpec, get_source
 
 log = logging.getLogger(__name__)
 
 # Bump when the conversion's output changes: caches from other versions are rebuilt.
-CONVERTER_VERSION = 1
+# 2: SentencePiece GGUF tokenizers (Gemma-3) get their BPE merges and add_bos_token back.
+CONVERTER_VERSION = 2
 
 DTYPE_ALIASES: dict[str, Dtype] = {
     "fp32": "float32", "float32": "float32",
@@ -160,6 +162,7 @@ def _convert_into(
     from safetensors.torch import save_file
 
     tokenizer, model = load_gguf(gguf, dtype)
+    repair_tokenizer(tokenizer, gguf)  # what transformers loses from SentencePiece GGUFs
     config = model.config
     tied = bool(getattr(config, "tie_word_embeddings", False))
     state = model.state_dict()
