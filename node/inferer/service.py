@@ -30,7 +30,7 @@ from node.engine.host import StepRequest as EngineStep
 from node.engine.span import Span
 from node.inferer.push import PUSH_HANDLER, PushChannels, PushError
 from node.inferer.subspan import SubSpans
-from node.swarm.errors import ProtocolError, SessionError, SwarmError, short_peer
+from node.swarm.errors import ProtocolError, SessionError, SwarmError, WrongSpanError, short_peer
 from node.swarm.evidence import CommitmentSigner, chain_input, input_seed, session_key
 from node.swarm.wire import (
     WIRE_DTYPES,
@@ -176,16 +176,16 @@ class SpanService:
 
     def _open(self, message: OpenRequest, client: str) -> Session:
         if not self.accepting():
-            raise SessionError("this server is draining and accepts no new sessions; use another")
+            raise WrongSpanError("this server is draining and accepts no new sessions; use another")
         if message.model_id != self.model_id:
-            raise SessionError(f"this server serves {self.model_id}, not {message.model_id}")
+            raise WrongSpanError(f"this server serves {self.model_id}, not {message.model_id}")
         if not self.span.start <= message.start < message.end <= self.span.end:
-            raise SessionError(
+            raise WrongSpanError(
                 f"blocks [{message.start}, {message.end}) are not served here: this server "
                 f"holds [{self.span.start}, {self.span.end})"
             )
         if message.session_id in self.sessions:
-            raise SessionError(f"session {message.session_id[:8]}… is already open here")
+            raise ProtocolError(f"session {message.session_id[:8]}… is already open here")
         host = self.host_for(message.start, message.end)
         if host is not self.main_host:
             # A sub-span shares the span's memory budget: reserve there too.
@@ -226,7 +226,9 @@ class SpanService:
                 if not isinstance(message, StepRequest) or message.type != "step":
                     raise ProtocolError("after `open`, a client sends only `step` messages")
                 if message.session_id != session.session_id:
-                    raise SessionError("a step names another session than its stream's")
+                    raise SessionError(
+                        f"unknown session {message.session_id[:8]}… on this stream "
+                        f"(it carries {session.session_id[:8]}…)")
                 session.inbox.put_nowait(self._inbound(message, tensor, session, "client"))
         except (SwarmError, EngineError) as exc:
             session.inbox.put_nowait(exc)
@@ -336,16 +338,15 @@ class SpanService:
                 host.shutdown()
 
 
+# Engine error codes (docs/engine.md) → wire error codes; swarm errors carry their own.
+_ENGINE_CODES = {
+    "invalid_request": "bad_request", "invalid_hidden": "bad_request", "codec": "bad_request",
+    "session_exists": "bad_request", "unknown_session": "unknown_session",
+    "position_mismatch": "out_of_order", "memory_budget": "busy", "session_length": "busy",
+}
+
+
 def _error(exc: Exception) -> runtime_pb2.ExpertResponse:
-    code = getattr(exc, "code", None)
-    if isinstance(exc, ProtocolError) or code in ("invalid_request", "invalid_hidden", "codec"):
-        kind = "bad_request"
-    elif isinstance(exc, SessionError) or code in ("unknown_session", "session_exists"):
-        kind = "unknown_session" if "unknown" in str(exc) else "wrong_span"
-    elif code == "position_mismatch":
-        kind = "out_of_order"
-    elif code in ("memory_budget", "session_length"):
-        kind = "busy"
-    else:
-        kind = "internal"
+    code = getattr(exc, "code", "internal")
+    kind = code if isinstance(exc, SwarmError) else _ENGINE_CODES.get(code, "internal")
     return pack_response(ErrorReply(code=kind, message=str(exc)[:2000]))

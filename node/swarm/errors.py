@@ -35,17 +35,29 @@ class PeerFailure(SwarmError):
 class ProtocolError(SwarmError):
     """A message does not follow the wire format (bad schema, size, shape or dtype)."""
 
+    code = "bad_request"
+
 
 class RecordError(SwarmError):
     """A DHT record failed validation (schema, signature, key/subkey mismatch, expiry)."""
 
 
 class SessionError(SwarmError):
-    """A request names an unknown session, or a step that does not follow the last one."""
+    """A request names a session this server does not hold (never opened, or closed)."""
+
+    code = "unknown_session"
+
+
+class WrongSpanError(SwarmError):
+    """A session asks for a model or blocks this server does not serve (or it is draining)."""
+
+    code = "wrong_span"
 
 
 class ServerBusyError(SwarmError):
     """The server has no KV-cache room for the session's max length."""
+
+    code = "busy"
 
 
 def short_peer(peer_id: str) -> str:

@@ -8,6 +8,7 @@ DHT client mode (they read records, store nothing, accept no DHT requests).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Coroutine
@@ -99,6 +100,13 @@ async def start_peer(config: PeerConfig) -> Peer:
     return Peer(p2p, node, SwarmDHT(node))
 
 
+async def _cancel_others() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class LoopThread:
     """An asyncio loop in a daemon thread; ``run(coro)`` waits for a result from sync code."""
 
@@ -119,6 +127,8 @@ class LoopThread:
     def stop(self) -> None:
         if self.loop.is_closed():
             return
+        with contextlib.suppress(Exception):  # cancel leftovers (DHT refreshers) quietly
+            asyncio.run_coroutine_threadsafe(_cancel_others(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
         if not self._thread.is_alive():

@@ -1,0 +1,157 @@
+"""An inferer in this process (real SmolLM2 blocks 0:4, real hivemind peers on loopback),
+probed with raw protocol messages: bad input gets a clear error, the server keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from eth_utils.crypto import keccak
+from hivemind.p2p import PeerID
+from hivemind.proto import runtime_pb2
+
+from node.chain.devkeys import DEV_ACCOUNTS
+from node.engine import Span
+from node.engine.host import SpanHost
+from node.inferer.config import InfererConfig
+from node.inferer.server import InfererServer
+from node.swarm.evidence import (
+    CommitmentSigner,
+    chain_input,
+    default_domain,
+    input_seed,
+    session_key,
+)
+from node.swarm.peer import LoopThread, Peer, PeerConfig, start_peer
+from node.swarm.wire import OpenRequest, StepRequest, encode_tensor, pack, unpack_server
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+MODEL = "smollm2-135m-instruct"
+KEY = DEV_ACCOUNTS[1]
+
+
+@pytest.fixture(scope="module")
+def served(smollm2_dir: Path) -> Iterator[tuple[LoopThread, InfererServer, Peer]]:
+    torch.set_num_threads(1)
+    loop = LoopThread("test-service")
+    config = InfererConfig(model_dir=smollm2_dir, blocks=(0, 4), private_key=KEY.private_key,
+                           refresh_s=30, cache_tokens=256, max_chunk_tokens=64,
+                           throughput_override=10.0)
+    server = InfererServer(config)
+    loop.run(server.start(), timeout=120)
+    maddrs = loop.run(server.peer.maddrs())  # type: ignore[union-attr]
+    client = loop.run(start_peer(PeerConfig(initial_peers=maddrs, client_mode=True)), timeout=60)
+    yield loop, server, client
+    loop.run(client.shutdown(), timeout=30)
+    loop.run(server.shutdown(), timeout=60)
+    loop.stop()
+
+
+async def _exchange(client: Peer, server_id: str, messages: list[runtime_pb2.ExpertRequest],
+                    handler: str = "heliomesh.inference") -> list[Any]:
+    """Send ``messages`` on one stream; collect every answer until the server ends it."""
+    queue: asyncio.Queue[runtime_pb2.ExpertRequest | None] = asyncio.Queue()
+    for message in messages:
+        queue.put_nowait(message)
+
+    async def requests() -> AsyncIterator[runtime_pb2.ExpertRequest]:
+        while (item := await queue.get()) is not None:
+            yield item
+
+    responses = await client.p2p.iterate_protobuf_handler(
+        PeerID.from_base58(server_id), handler, requests(), runtime_pb2.ExpertResponse)
+    answers: list[Any] = []
+    try:
+        while True:
+            response = await asyncio.wait_for(anext(responses), 20)
+            answers.append(response)
+            if len(answers) == len(messages):
+                queue.put_nowait(None)
+    except (StopAsyncIteration, ConnectionResetError):  # the server ended the stream
+        pass
+    return answers
+
+
+def _open(start: int = 0, end: int = 4, sid: str | None = None, **extra: Any) -> tuple[str, runtime_pb2.ExpertRequest]:
+    sid = sid or secrets.token_hex(32)
+    return sid, pack(OpenRequest(session_id=sid, model_id=MODEL, start=start, end=end, max_length=32, **extra))
+
+
+def _step(sid: str, hidden: torch.Tensor, step: int = 0, position: int = 0) -> runtime_pb2.ExpertRequest:
+    return pack(StepRequest(session_id=sid, step=step, position=position), hidden)
+
+
+def _kinds(answers: list[Any]) -> list[str]:
+    return [json.loads(a.metadata)["type"] for a in answers]
+
+
+def test_step_output_equals_the_span_and_carries_a_valid_commitment(served: Any, smollm2_dir: Path) -> None:
+    loop, server, client = served
+    hidden = torch.randn(1, 5, 576)
+    sid, opener = _open()
+    answers = loop.run(_exchange(client, server.peer.peer_id, [opener, _step(sid, hidden)]))
+    assert _kinds(answers) == ["opened", "result"]
+    result, proto = unpack_server(answers[1])
+    expected = SpanHost(Span(smollm2_dir, 0, 4))
+    expected.open("x", 32)
+    reference = expected.step("x", hidden, 0)
+    got = torch.frombuffer(bytearray(proto.buffer), dtype=torch.float32).reshape(1, 5, 576)
+    assert torch.equal(got, reference)
+    input_hash = chain_input(input_seed(MODEL, 0, 4, "float32"), encode_tensor(hidden).buffer)
+    assert result.input_hash == "0x" + input_hash.hex()
+    assert result.output_hash == "0x" + keccak(proto.buffer).hex()
+    signer = CommitmentSigner(default_domain())
+    digest = signer.digest(session_key(sid), 0, input_hash, keccak(proto.buffer))
+    assert signer.recover(digest, bytes.fromhex(result.signature[2:])) == KEY.address
+
+
+@pytest.mark.parametrize(
+    ("messages", "code"),
+    [
+        (lambda sid: [_open(0, 5, sid)[1]], "wrong_span"),  # blocks it does not serve
+        (lambda sid: [_step(sid, torch.zeros(1, 1, 576))], "bad_request"),  # step before open
+        (lambda sid: [_open(sid=sid)[1], _step(sid, torch.zeros(1, 1, 575))], "bad_request"),
+        (lambda sid: [_open(sid=sid)[1], _step(sid, torch.zeros(1, 65, 576))], "bad_request"),
+        (lambda sid: [_open(sid=sid)[1], _step(sid, torch.zeros(1, 1, 576), position=3)], "out_of_order"),
+        (lambda sid: [_open(sid=sid)[1], _step("cd" * 32, torch.zeros(1, 1, 576))], "unknown_session"),
+        (lambda sid: [_open(sid=sid)[1], runtime_pb2.ExpertRequest(metadata=b"{nonsense")], "bad_request"),
+        (lambda sid: [pack(OpenRequest(session_id=sid, model_id=MODEL, start=0, end=4, max_length=10_000))], "busy"),
+        (lambda sid: [pack(OpenRequest(session_id=sid, model_id="other-model", start=0, end=4, max_length=8))], "wrong_span"),
+    ],
+)
+def test_bad_input_gets_a_clear_error_and_the_server_keeps_serving(served: Any, messages: Any, code: str) -> None:
+    loop, server, client = served
+    sid = secrets.token_hex(32)
+    answers = loop.run(_exchange(client, server.peer.peer_id, messages(sid)))
+    errors = [json.loads(a.metadata) for a in answers if json.loads(a.metadata)["type"] == "error"]
+    assert errors and errors[-1]["code"] == code, answers
+    assert errors[-1]["message"]
+    # still serving: a fresh session works
+    good_sid, opener = _open()
+    again = loop.run(_exchange(client, server.peer.peer_id, [opener, _step(good_sid, torch.randn(1, 2, 576))]))
+    assert _kinds(again) == ["opened", "result"]
+    assert not server.service.sessions or good_sid not in server.service.sessions
+
+
+def test_push_to_unknown_session_is_refused(served: Any) -> None:
+    loop, server, client = served
+    push = pack(StepRequest(type="push", session_id="ef" * 32, step=0, position=0), torch.zeros(1, 1, 576))
+    answers = loop.run(_exchange(client, server.peer.peer_id, [push], handler="heliomesh.push"))
+    ack = json.loads(answers[0].metadata)
+    assert ack["ok"] is False and "unknown session" in ack["error"]
+
+
+def test_info_answers_with_the_signed_state(served: Any) -> None:
+    loop, server, client = served
+    response = loop.run(client.p2p.call_protobuf_handler(
+        PeerID.from_base58(server.peer.peer_id), "heliomesh.info", runtime_pb2.ExpertRequest(),
+        runtime_pb2.ExpertResponse))
+    body = json.loads(response.metadata)
+    assert body["record"]["start"] == 0 and body["record"]["end"] == 4
+    assert body["record"]["state"] == "online"

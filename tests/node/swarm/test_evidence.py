@@ -1,0 +1,33 @@
+"""Step evidence: the fast commitment digest and signature equal the EIP-712 mirror's."""
+
+from __future__ import annotations
+
+from eth_keys import keys
+
+from node.chain.devkeys import DEV_ACCOUNTS
+from node.chain.eip712 import OutputCommitment
+from node.swarm.evidence import CommitmentSigner, chain_input, default_domain, input_seed
+
+SESSION = bytes(range(32))
+INPUT, OUTPUT = b"\x11" * 32, b"\x22" * 32
+
+
+def test_fast_digest_and_signature_equal_the_eip712_struct() -> None:
+    domain = default_domain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
+    signer = CommitmentSigner(domain)
+    commitment = OutputCommitment(SESSION, 7, INPUT, OUTPUT)
+    digest = signer.digest(SESSION, 7, INPUT, OUTPUT)
+    assert digest == commitment.digest(domain)
+    account = DEV_ACCOUNTS[1]
+    signature = signer.sign(keys.PrivateKey(bytes.fromhex(account.private_key[2:])), digest)
+    assert signature == commitment.sign(account.private_key, domain)
+    assert signer.recover(digest, signature) == account.address
+    assert commitment.recover(signature, domain) == account.address
+
+
+def test_input_hash_commits_to_span_and_every_chunk_in_order() -> None:
+    seed = input_seed("smollm2-135m-instruct", 0, 10, "float32")
+    assert seed != input_seed("smollm2-135m-instruct", 0, 11, "float32")
+    a_then_b = chain_input(chain_input(seed, b"a"), b"b")
+    assert a_then_b != chain_input(chain_input(seed, b"b"), b"a")
+    assert a_then_b == chain_input(chain_input(seed, b"a"), b"b")
