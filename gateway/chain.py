@@ -1,8 +1,9 @@
-"""What the gateway reads from the chain, each part optional.
+"""What the gateway reads from the chain, through node/chain's typed wrappers
+(``HelioChain``), each part optional.
 
 ``ChainLink.connect`` opens the deployment in ``deployments/<network>.json``; every view
-below falls back to an off-chain answer when its contract is not deployed yet, and says
-so in ``describe()`` (shown by ``/health`` and the dashboard):
+below falls back to an off-chain answer when its contract is not deployed, and says so
+in ``describe()`` (shown by the dashboard):
 
 - ``StakeOracle``   is an address an active staked inferer? (StakingRegistry.isActive)
 - ``ModelCatalog``  is a model adopted? (ModelRegistry.isAdopted(keccak256(model id)))
@@ -15,12 +16,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from node.chain.bindings import HelioChain, Models, Staking
 from node.chain.connect import connect
 from node.chain.deploy import Deployment
-from node.chain.eip712 import model_key
-from node.core.errors import ChainError
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +41,11 @@ class ChainLink:
         deployment.check_against(w3)
         return cls(w3, deployment, rpc_url)
 
-    def contract(self, name: str) -> Any | None:
-        """A handle on ``name`` if it is deployed (and compiled), else None."""
-        if name not in self.deployment.contracts:
-            return None
-        try:
-            return self.deployment.contract(self.w3, name)
-        except (ChainError, KeyError, FileNotFoundError) as exc:
-            log.warning("%s is deployed but its ABI is missing (%s); run make compile", name, exc)
-            return None
+    def has(self, name: str) -> bool:
+        return name in self.deployment.contracts
+
+    def helio(self, account: LocalAccount | None = None) -> HelioChain:
+        return HelioChain(self.w3, self.deployment, account)
 
 
 class _Cached:
@@ -68,35 +65,36 @@ class _Cached:
 class StakeOracle(_Cached):
     """Active stake by address: the chain's StakingRegistry, else a fixed set (tests)."""
 
-    registry: Any | None = None
+    staking: Staking | None = None
     static: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         _Cached.__init__(self)
 
     def is_staked(self, address: str) -> bool:
-        if self.registry is None:
+        if self.staking is None:
             return address.lower() in {a.lower() for a in self.static}
-        return self._cached(address.lower(), lambda: self.registry.functions.isActive(
-            Web3.to_checksum_address(address)).call())
+        staking = self.staking
+        return self._cached(address.lower(), lambda: staking.is_active(Web3.to_checksum_address(address)))
 
     def describe(self) -> str:
-        return "StakingRegistry" if self.registry is not None else "off-chain list (no StakingRegistry)"
+        return "StakingRegistry" if self.staking is not None else "off-chain list (no StakingRegistry)"
 
 
 @dataclass
 class ModelCatalog(_Cached):
     """Adoption by model id: the chain's ModelRegistry, else every served model."""
 
-    registry: Any | None = None
+    models: Models | None = None
 
     def __post_init__(self) -> None:
         _Cached.__init__(self)
 
     def is_adopted(self, model_id: str) -> bool:
-        if self.registry is None:
+        if self.models is None:
             return True
-        return self._cached(model_id, lambda: self.registry.functions.isAdopted(model_key(model_id)).call())
+        models = self.models
+        return self._cached(model_id, lambda: models.is_adopted(model_id))
 
     def describe(self) -> str:
-        return "ModelRegistry" if self.registry is not None else "served models (no ModelRegistry)"
+        return "ModelRegistry" if self.models is not None else "served models (no ModelRegistry)"

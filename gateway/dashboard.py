@@ -11,6 +11,7 @@ when its contract is deployed; ``null`` otherwise). Servers come from a ``SwarmV
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -60,30 +61,25 @@ def coverage_gaps(num_blocks: int, servers: list[dict[str, Any]]) -> list[list[i
 
 
 def _chain_facts(gateway: Gateway, address: str) -> dict[str, Any]:
+    """Stake, latest energy report and reputation of ``address``; None where unknown."""
     facts: dict[str, Any] = {"stake_wei": None, "energy": None, "reputation": None}
-    if gateway.chain is None:
+    chain = gateway.chain
+    if chain is None:
         return facts
-    if (staking := gateway.chain.contract("StakingRegistry")) is not None:
-        try:
-            self_stake, delegated, _ = staking.functions.stakeOf(address).call()
-            facts["stake_wei"] = str(int(self_stake) + int(delegated))
-        except Exception:  # noqa: BLE001 (not registered, or an older ABI: shown as unknown)
-            pass
-    if (energy := gateway.chain.contract("EnergyAttestations")) is not None:
-        try:
-            ts, power, soc, headroom, state, _ = energy.functions.latest(address).call()
-            if ts:
-                facts["energy"] = {"timestamp": ts, "available_power_w": power, "battery_soc_bps": soc,
-                                   "headroom_w": headroom, "state": InfererState(state).name.lower()}
-        except Exception:  # noqa: BLE001
-            pass
-    if (verification := gateway.chain.contract("Verification")) is not None:
-        try:
-            epoch = verification.functions.currentEpoch().call()
-            passed, failed = verification.functions.reputationOf(address, epoch).call()
-            facts["reputation"] = {"epoch": epoch, "passed": passed, "failed": failed}
-        except Exception:  # noqa: BLE001
-            pass
+    helio = chain.helio()
+    with contextlib.suppress(Exception):  # not registered / not deployed: shown as unknown
+        if chain.has("StakingRegistry"):
+            stake = helio.staking.stake_of(address)
+            facts["stake_wei"] = str(stake.self_stake + stake.delegated_stake)
+    with contextlib.suppress(Exception):
+        if chain.has("EnergyAttestations"):
+            report = helio.energy.latest(address)
+            if report["timestamp"]:
+                facts["energy"] = {**report, "state": InfererState(report["state"]).name.lower()}
+    with contextlib.suppress(Exception):
+        if chain.has("Verification"):
+            passed, failed = helio.verification.reputation(address)
+            facts["reputation"] = {"passed": passed, "failed": failed}
     return facts
 
 

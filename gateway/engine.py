@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.detok import IncrementalDecoder, StopMatcher
 from gateway.errors import APIError
@@ -87,6 +88,10 @@ class Engine:
         cancel = threading.Event()
         finished = asyncio.Event()
 
+        def post(callback: Any, *args: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed (server shutting down)
+                loop.call_soon_threadsafe(callback, *args)
+
         def work() -> None:
             with self._lock:
                 self.active += 1
@@ -96,16 +101,16 @@ class Engine:
                     for token in tokens:
                         if cancel.is_set():
                             break
-                        loop.call_soon_threadsafe(queue.put_nowait, token)
+                        post(queue.put_nowait, token)
                 finally:
                     tokens.close()  # closes the route: frees the span sessions
             except Exception as exc:  # handed to the event loop, raised there
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
+                post(queue.put_nowait, exc)
             finally:
                 with self._lock:
                     self.active -= 1
-                loop.call_soon_threadsafe(queue.put_nowait, _DONE)
-                loop.call_soon_threadsafe(finished.set)
+                post(queue.put_nowait, _DONE)
+                post(finished.set)
 
         worker = threading.Thread(target=work, name="generation", daemon=True)
         worker.start()

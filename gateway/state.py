@@ -81,13 +81,14 @@ def build_gateway(
             raise ConfigError("set HELIO_GATEWAY_PAYEE_KEY: the gateway operator's key redeems vouchers")
         key = DEV_ACCOUNTS[1].private_key  # PUBLIC anvil dev key: local chains only
     payee = Account.from_key(key)
-    payments = chain.contract("Payments") if chain else None
+    helio = chain.helio(payee) if chain else None
     memory: MemoryChannels | None = None
     channels: ChannelSource
     redeemer: Redeemer
-    if chain is not None and payments is not None:
-        domain = Domain.of(payments)
-        channels, redeemer = ChainChannels(payments), ChainRedeemer(chain.w3, payments, payee)
+    if chain is not None and helio is not None and chain.has("Payments"):
+        payments = helio.payments
+        domain = payments.domain()
+        channels, redeemer = ChainChannels(payments), ChainRedeemer(payments)
     else:
         domain = Domain(PAYMENTS_DOMAIN_NAME, chain_id, OFFCHAIN_PAYMENTS)
         memory = MemoryChannels()
@@ -103,8 +104,9 @@ def build_gateway(
                            settings.contributor_multiplier),
         desk=desk,
         redeem_loop=RedeemLoop(desk, redeemer, settings.redeem_interval_s),
-        stakes=StakeOracle(chain.contract("StakingRegistry") if chain else None, stakers or set()),
-        catalog=ModelCatalog(chain.contract("ModelRegistry") if chain else None),
+        stakes=StakeOracle(helio.staking if helio and chain and chain.has("StakingRegistry") else None,
+                           stakers or set()),
+        catalog=ModelCatalog(helio.models if helio and chain and chain.has("ModelRegistry") else None),
         accounting=ContributionLedger(settings.contribution_epoch_s),
         chain=chain,
         memory_channels=memory,

@@ -1,0 +1,111 @@
+"""The gateway on a real chain: anvil + the deployed contracts. Vouchers for an on-chain
+channel are checked against the Payments contract and redeemed there in one batch; the
+model list comes from ModelRegistry; contributor limits from StakingRegistry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+from eth_account import Account
+from gwkit import CLIENT, INFERER, MODEL, QUESTION
+
+from gateway.app import create_app
+from gateway.chain import ChainLink
+from gateway.server import GatewayServer
+from gateway.settings import GatewaySettings
+from gateway.state import build_gateway
+from node.chain import Anvil, connect, deploy_all, ensure_compiled
+from node.chain.bindings import HelioChain
+from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS
+from node.chain.eip712 import PAYMENTS_DOMAIN_NAME, Domain
+from node.client.vouchers import (
+    CONTRIBUTOR_HEADER,
+    VOUCHER_HEADER,
+    VoucherWallet,
+    contributor_header,
+)
+
+pytestmark = [pytest.mark.chain, pytest.mark.model, pytest.mark.slow]
+
+HELIO = 10**18
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainLink]:
+    ensure_compiled()
+    with Anvil() as anvil:
+        w3 = connect(anvil.rpc_url, expected_chain_id=ANVIL_CHAIN_ID)
+        deployment = deploy_all(w3, DEV_ACCOUNTS[0].private_key, "test",
+                                directory=tmp_path_factory.mktemp("deployments"))
+        yield ChainLink(w3, deployment, anvil.rpc_url)
+
+
+@pytest.fixture(scope="module")
+def running(chain: ChainLink, served) -> Iterator[tuple[str, object]]:
+    gateway = build_gateway(GatewaySettings(free_requests_per_minute=1, contributor_multiplier=2),
+                            {MODEL: served}, chain)
+    with GatewayServer(create_app(gateway)) as server:
+        yield server.url, gateway
+
+
+def _open_channel(chain: ChainLink, payee: str, deposit: int) -> int:
+    client = HelioChain(chain.w3, chain.deployment, Account.from_key(CLIENT.private_key))
+    return client.payments.open_channel(payee, deposit, int(time.time()) + 7200)
+
+
+def test_models_come_from_the_model_registry(running, chain: ChainLink) -> None:
+    url, _ = running
+    assert HelioChain(chain.w3, chain.deployment).models.is_adopted(MODEL)
+    assert [m["id"] for m in httpx.get(f"{url}/v1/models").json()["data"]] == [MODEL]
+
+
+def test_paid_requests_on_chain_and_batch_redemption(running, chain: ChainLink) -> None:
+    url, gateway = running
+    info = httpx.get(f"{url}/v1/payments").json()
+    payments = HelioChain(chain.w3, chain.deployment).payments
+    assert info["on_chain"] and info["payments_contract"] == payments.address
+    channel = _open_channel(chain, info["payee"], 10 * HELIO)
+    wallet = VoucherWallet.from_gateway_info(info, private_key=CLIENT.private_key, channel=channel)
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0,
+                           http_client=httpx.Client(auth=wallet.auth(), timeout=120))
+    for _ in range(2):  # over the free limit of 1/min: paid requests are not rate-limited
+        assert client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2).choices
+
+    generated = gateway.engine.tokens_generated
+    over = VoucherWallet.from_gateway_info(info, private_key=CLIENT.private_key, channel=channel)
+    over.charged_total = wallet.charged_total
+    r = httpx.post(f"{url}/v1/chat/completions", json={"model": MODEL, "messages": QUESTION, "max_tokens": 2},
+                   headers={VOUCHER_HEADER: over.header(11 * HELIO)}, timeout=60)
+    assert r.status_code == 402 and r.json()["error"]["code"] == "insufficient_deposit"
+    over.domain = Domain(PAYMENTS_DOMAIN_NAME, 1, payments.address)
+    r = httpx.post(f"{url}/v1/chat/completions", json={"model": MODEL, "messages": QUESTION, "max_tokens": 2},
+                   headers={VOUCHER_HEADER: over.header(HELIO)}, timeout=60)
+    assert r.status_code == 402 and r.json()["error"]["code"] == "wrong_chain"
+    assert gateway.engine.tokens_generated == generated  # refused before any inference
+
+    accepted = gateway.desk.accounts[channel].accepted
+    assert gateway.redeem_loop.redeem_now() == 1
+    assert gateway.redeem_loop.last_tx.startswith("0x")
+    assert payments.channel(channel)["redeemed"] == accepted
+    assert gateway.redeem_loop.redeem_now() == 0
+
+
+def test_staked_inferer_gets_contributor_limits(running, chain: ChainLink) -> None:
+    url, _ = running
+    inferer = HelioChain(chain.w3, chain.deployment, Account.from_key(INFERER.private_key))
+    inferer.staking.ensure_staked(peer_id="12D3KooWGatewayTest", attestation_key=INFERER.address,
+                                  region="eu", capacity=1)
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120,
+                           default_headers={CONTRIBUTOR_HEADER: contributor_header(INFERER.private_key)})
+    for _ in range(2):  # 2 × the free limit of 1
+        client.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
+    with pytest.raises(openai.RateLimitError):
+        client.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
+    stranger = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=60,
+                             default_headers={CONTRIBUTOR_HEADER: contributor_header(CLIENT.private_key)})
+    with pytest.raises(openai.PermissionDeniedError):
+        stranger.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
