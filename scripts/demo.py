@@ -33,14 +33,12 @@ DEMO_MODEL = "smollm2-135m-instruct"
 
 def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
     from node.chain import DEV_ACCOUNTS, Anvil, connect, deploy_all, ensure_compiled
-    from node.client import ClientModel, SamplingParams, chat
-    from node.engine import InProcessRoute, Span
     from node.models.convert import convert_model
 
     settings = Settings()
     started = time.perf_counter()
     ensure_compiled()
-    with Anvil() as anvil:
+    with Anvil() as anvil, contextlib.ExitStack() as stack:
         log.info("anvil (local chain %d) at %s, pid %d", anvil.chain_id, anvil.rpc_url, anvil.pid)
         w3 = connect(anvil.rpc_url, expected_chain_id=anvil.chain_id)
         # anvil's first PUBLIC dev key: a well-known test key, never for real funds.
@@ -52,19 +50,27 @@ def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
         manifest = converted.manifest
         log.info("model %s (%s, %d blocks) at %s", manifest.model_id, manifest.dtype,
                  manifest.num_blocks, converted.model_dir)
-        client = ClientModel(converted.model_dir)
-        route = InProcessRoute([Span(converted.model_dir, 0, manifest.num_blocks)])
+        # The gateway (OpenAI API, web chat, dashboard) on loopback; the question goes
+        # through its HTTP API with the official openai SDK.
+        from gateway.chain import ChainLink
+        from gateway.launch import ask, serve_in_thread, serve_model_dir
+
+        served = serve_model_dir(DEMO_MODEL, converted.model_dir)
+        _, gateway_server = serve_in_thread({DEMO_MODEL: served}, ChainLink(w3, deployment, anvil.rpc_url))
+        stack.callback(gateway_server.stop)
+        console.print(f"gateway: web chat + dashboard at [bold]{gateway_server.url}/[/] · "
+                      f"OpenAI API at {gateway_server.url}/v1")
         log.info("ready in %.1f s; asking: %s", time.perf_counter() - started, question)
 
         t0 = time.perf_counter()
-        answer = chat(client, route, [{"role": "user", "content": question}],
-                      SamplingParams(max_new_tokens=max_new_tokens))
+        answer = ask(gateway_server.url, DEMO_MODEL, question, max_new_tokens)
         elapsed = time.perf_counter() - t0
         console.print(Panel(answer, title=f"[bold]{question}", subtitle=f"{DEMO_MODEL} · {elapsed:.1f} s"))
         print(f"ANSWER: {answer}", flush=True)
         if once:
             return
-        console.print(f"chain at {anvil.rpc_url}; deployments in deployments/local.json. Ctrl-C to stop.")
+        console.print(f"chain at {anvil.rpc_url}; deployments in deployments/local.json; "
+                      f"gateway at {gateway_server.url}/. Ctrl-C to stop.")
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
