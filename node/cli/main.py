@@ -16,6 +16,7 @@ from node.cli.bootstrap import bootstrap as bootstrap_command
 from node.cli.model import app as model_app
 from node.cli.node import app as node_app
 from node.cli.sim import app as sim_app
+from node.cli.stake import stake, unstake, withdraw
 from node.cli.status import status as status_command
 from node.core.errors import HeliomeshError
 
@@ -34,6 +35,9 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(node_app, name="node")
 app.command("bootstrap")(bootstrap_command)
 app.command("status")(status_command)
+app.command("stake")(stake)
+app.command("unstake")(unstake)
+app.command("withdraw")(withdraw)
 
 
 @app.callback()

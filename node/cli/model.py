@@ -64,3 +64,9 @@ from node.cli.model_ipfs import fetch, publish  # noqa: E402
 
 app.command()(publish)
 app.command()(fetch)
+
+# Chain: `helio model propose` / `helio model vote` (node/cli/model_chain.py).
+from node.cli.model_chain import propose, vote  # noqa: E402
+
+app.command()(propose)
+app.command()(vote)
