@@ -87,3 +87,20 @@ def energy(
         print(json.dumps(summary))
     else:
         pprint(summary, console=Console(), expand_all=True)
+
+
+@app.command("attest-gas")
+def attest_gas(
+    interval_s: float = typer.Option(3600.0, "--interval-s", help="periodic posting interval"),
+    transitions_per_day: float = typer.Option(4.0, "--transitions-per-day", help="state changes a day"),
+    batch: int = typer.Option(8, "--batch", help="reports per relayed submitBatch"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object as the last line"),
+) -> None:
+    """Gas of signed energy reports on a local anvil (submit, submitBatch, per inferer-day)."""
+    from node.sim.gas import measure_attestation_gas
+
+    result = measure_attestation_gas(interval_s=interval_s, transitions_per_day=transitions_per_day, batch=batch)
+    if as_json:
+        print(json.dumps(result))
+    else:
+        pprint(result, console=Console(), expand_all=True)

@@ -97,7 +97,8 @@ def load_site(name: str) -> SiteData:
     else:
         data, meta = pvlib.iotools.read_tmy2(path)
         ghi, dni, dhi = data["GHI"], data["DNI"], data["DHI"]
-        temp, wind, cloud = data["DryBulb"], data["Wspd"], data["TotCld"]
+        # TMY2 stores temperature and wind speed in tenths (°C, m/s).
+        temp, wind, cloud = data["DryBulb"] / 10.0, data["Wspd"] / 10.0, data["TotCld"]
         tz = float(meta["TZ"])
     if len(data) != HOURS_PER_YEAR:
         raise ConfigError(f"{path} has {len(data)} hourly rows, expected {HOURS_PER_YEAR}")
@@ -199,6 +200,7 @@ class SolarTrace:
             raise ConfigError(f"UTC offset must be within -14..+14 h, got {self.utc_offset_h}")
         self.noise = noise
         self.seed = seed
+        self._memo = (math.nan, 0.0)  # (t, pv_w): the site asks for the same instant twice
 
     def local_hour_of_year(self, t: float) -> float:
         return hour_of_year(t + self.utc_offset_h * 3600.0)
@@ -208,6 +210,13 @@ class SolarTrace:
         return self.kwp * _interp_hourly(self.site.pv_w_per_kwp, self.local_hour_of_year(t))
 
     def pv_w(self, t: float) -> float:
+        if self._memo[0] == t:
+            return self._memo[1]
+        value = self._pv_w(t)
+        self._memo = (t, value)
+        return value
+
+    def _pv_w(self, t: float) -> float:
         base = self.clear_w(t)
         if not self.noise or base <= 0:
             return base
@@ -240,8 +249,16 @@ class HouseLoad:
         self.utc_offset_h = utc_offset_h
         self.spikes_per_hour = spikes_per_hour
         self.seed = seed
+        self._memo = (math.nan, 0.0)
 
     def load_w(self, t: float) -> float:
+        if self._memo[0] == t:
+            return self._memo[1]
+        value = self._load_w(t)
+        self._memo = (t, value)
+        return value
+
+    def _load_w(self, t: float) -> float:
         local = t + self.utc_offset_h * 3600.0
         hod = (local / 3600.0) % 24.0
         x = hod - 0.5

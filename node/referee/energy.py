@@ -8,6 +8,8 @@ The planner (``node/referee``'s route planning) calls three things:
 - ``EnergyScheduler.rank(now, candidates)``: the usable inferers, best first, each with a
   score and its free slots. Unusable (not online, stale claim, no capacity) are dropped;
   those forecast to drain soon sink to the bottom (used only when nothing else serves).
+- ``planner_penalty(scheduler, now)``: the same preference as extra milliseconds per hop,
+  for ``RoutePlanner(penalty_ms=...)`` (the latency planner stays the planner).
 - ``EnergyScheduler.admit(session, route, now)`` / ``release(session)``: admission
   control: a session takes one slot on every inferer of its route; an inferer holds at
   most ``min(its energy capacity, users_per_inferer)`` sessions (the inferer-to-user
@@ -28,7 +30,7 @@ claims, extrapolated ``horizon_s`` ahead, reaches zero while its battery is belo
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -102,6 +104,7 @@ class EnergyBook:
         self.config = config or SchedulerConfig()
         self.claims: dict[str, EnergyClaim] = {}
         self._history: dict[str, deque[tuple[float, float]]] = {}
+        self._trend: dict[str, float] = {}  # W/s, recomputed when a claim arrives
 
     def update(self, claim: EnergyClaim) -> bool:
         """Keep ``claim`` if it is newer than what we have (nonce, then time)."""
@@ -113,24 +116,17 @@ class EnergyBook:
         hist.append((claim.timestamp, claim.headroom_w))
         while hist and hist[0][0] < claim.timestamp - self.config.trend_window_s:
             hist.popleft()
+        self._trend[claim.inferer] = _slope(hist)
         return True
 
     def forget(self, inferer: str) -> None:
         self.claims.pop(inferer, None)
         self._history.pop(inferer, None)
+        self._trend.pop(inferer, None)
 
     def trend_w_per_s(self, inferer: str) -> float:
         """Least-squares slope of the recent headroom claims (W/s); 0 with < 3 points."""
-        hist = self._history.get(inferer)
-        if not hist or len(hist) < 3:
-            return 0.0
-        n = len(hist)
-        mt = sum(t for t, _ in hist) / n
-        mh = sum(h for _, h in hist) / n
-        var = sum((t - mt) ** 2 for t, _ in hist)
-        if var <= 0:
-            return 0.0
-        return sum((t - mt) * (h - mh) for t, h in hist) / var
+        return self._trend.get(inferer, 0.0)
 
     def fresh(self, now: float) -> list[EnergyClaim]:
         return [c for c in self.claims.values() if now - c.timestamp <= self.config.max_age_s]
@@ -145,6 +141,18 @@ class EnergyBook:
             row["trend_w_per_h"] = round(self.trend_w_per_s(c.inferer) * 3600.0, 1)
             rows.append(row)
         return rows
+
+
+def _slope(points: deque[tuple[float, float]]) -> float:
+    n = len(points)
+    if n < 3:
+        return 0.0
+    mt = sum(t for t, _ in points) / n
+    mh = sum(h for _, h in points) / n
+    var = sum((t - mt) ** 2 for t, _ in points)
+    if var <= 0:
+        return 0.0
+    return sum((t - mt) * (h - mh) for t, h in points) / var
 
 
 @dataclass(frozen=True)
@@ -252,6 +260,34 @@ class EnergyScheduler:
         return len(self._sessions)
 
 
+def planner_penalty(
+    scheduler: EnergyScheduler,
+    now: Callable[[], float],
+    *,
+    ms_per_point: float = 40.0,  # extra planned latency per point of score below the best
+    unknown_ms: float = 150.0,  # no fresh verified claim, not online, or full
+) -> Callable[[Any], float]:
+    """A ``penalty_ms`` for ``node.referee.planner.RoutePlanner``: records (anything with
+    an ``address``) of inferers with less energy cost more milliseconds per hop, so the
+    latency planner prefers headroom without a second planner."""
+    cfg = scheduler.config
+    best = cfg.w_headroom + cfg.w_battery + cfg.w_sun
+
+    def penalty(record: Any) -> float:
+        t = now()
+        claim = scheduler.book.claims.get(getattr(record, "address", ""))
+        if (
+            claim is None
+            or t - claim.timestamp > cfg.max_age_s
+            or claim.state is not InfererState.ONLINE
+            or scheduler.slots(claim) <= 0
+        ):
+            return unknown_ms
+        return max(0.0, best - scheduler.score(claim, t)) * ms_per_point
+
+    return penalty
+
+
 def greedy_chain(ranked: list[Ranked], num_blocks: int) -> list[str] | None:
     """A chain of spans covering ``[0, num_blocks)`` from ``ranked`` (best first): at each
     block, the best-ranked inferer whose span starts at or before it and reaches furthest
@@ -280,5 +316,6 @@ __all__ = [
     "Ranked",
     "SchedulerConfig",
     "greedy_chain",
+    "planner_penalty",
     "sun_left",
 ]

@@ -104,6 +104,7 @@ def simulate(scenario: Scenario) -> SimResult:
     users = UserLoad(sc.mean_users, sc.session_s, sc.zones, sc.seed)
     ends: list[tuple[float, str]] = []  # heap of (end time, session)
     pending: dict[str, float] = {}  # queued session -> duration
+    counted: set[str] = set()  # sessions that arrived inside the measured window
     ids = itertools.count()
     n = {"served": 0, "refused": 0, "dropped": 0, "handed_over": 0, "arrived": 0}
     covered_s = 0.0
@@ -199,22 +200,24 @@ def simulate(scenario: Scenario) -> SimResult:
         # 3. new sessions, then the queue
         for duration in users.arrivals(t, sc.tick_s):
             s = f"s{next(ids)}"
-            n["arrived"] += measuring
+            if measuring:
+                n["arrived"] += 1
+                counted.add(s)
             if try_admit(s, duration, t):
-                n["served"] += measuring
+                n["served"] += s in counted
                 continue
             try:
                 queue.push(s, t)
                 pending[s] = duration
             except AtCapacityError:
-                n["refused"] += measuring
+                n["refused"] += s in counted
         admitted, refused = queue.pump(t, lambda s, t=t: try_admit(s, pending[s], t))
         for s in admitted:
             pending.pop(s, None)
-            n["served"] += measuring
+            n["served"] += s in counted
         for s in refused:
             pending.pop(s, None)
-            n["refused"] += measuring
+            n["refused"] += s in counted
         # 4. draws for the next tick, coverage, records
         online = 0
         covered = [0] * sc.num_blocks
@@ -233,7 +236,7 @@ def simulate(scenario: Scenario) -> SimResult:
         if measuring and step < steps:
             measured_s += sc.tick_s
             covered_s += sc.tick_s * all(covered)
-        if measuring and t >= next_record:
+        if measuring and step < steps and t >= next_record:
             next_record += sc.record_s
             times_h.append((t - sc.t0) / 3600.0)
             swarm["sessions"].append(scheduler.active)
@@ -290,6 +293,7 @@ def simulate(scenario: Scenario) -> SimResult:
         "requests_dropped": n["dropped"],
         "requests_handed_over": n["handed_over"],
         "requests_arrived": n["arrived"],
+        "requests_waiting_at_end": sum(1 for s in pending if s in counted),
         "inferer_energy_wh": round(tot_inferer, 1),
         "renewable_share": round(1.0 - tot_grid / tot_inferer, 6) if tot_inferer else 1.0,
         "sessions_in_sun_share": round(pv_session_s / session_s, 4) if session_s else 0.0,

@@ -1,0 +1,94 @@
+"""Energy attestations on a real chain: the runner's reports, signed with the inferer's
+registered attestation key, land in EnergyAttestations at every state change and at
+most once per interval; a referee reads them back as verified claims."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from energykit import GateHost, Switchable, ticks
+from eth_account import Account
+
+from node.chain import Anvil, connect, deploy_all, ensure_compiled, local_account, transact
+from node.chain.devkeys import DEV_ACCOUNTS
+from node.chain.eip712 import Domain
+from node.energy import ControllerConfig, EnergyController, InfererState
+from node.energy.attest import ChainPoster, EnergyAttester, PostingPolicy
+from node.energy.clock import ManualClock
+from node.energy.runner import EnergyRunner
+from node.referee.energy_claims import verify_payload
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    ensure_compiled()
+    with Anvil() as anvil:
+        w3 = connect(anvil.rpc_url, expected_chain_id=anvil.chain_id)
+        directory: Path = tmp_path_factory.mktemp("deployments")
+        deployment = deploy_all(w3, DEV_ACCOUNTS[0].private_key, "energytest", directory=directory)
+        yield w3, deployment
+
+
+def test_runner_posts_signed_reports_on_state_changes(chain) -> None:
+    w3, deployment = chain
+    energy = deployment.contract(w3, "EnergyAttestations")
+    staking = deployment.contract(w3, "StakingRegistry")
+    inferer = Account.from_key(b"\x42" * 32)
+    w3.provider.make_request("anvil_setBalance", [inferer.address, hex(10**20)])
+    me = local_account(inferer.key.hex())
+    transact(w3, me, staking.functions.register("12D3KooWenergyrunner", inferer.address, "UTC+1", 8))
+    domain = Domain.of(energy)
+
+    def chain_now() -> float:
+        return float(w3.eth.get_block("latest")["timestamp"])
+
+    async def scenario() -> tuple[EnergyAttester, ChainPoster]:
+        clock = ManualClock(0.0)
+        adapter = Switchable(clock, available_w=2500.0, soc=0.8)
+        host = GateHost()
+        poster = ChainPoster(energy, lambda call: transact(w3, me, call))
+        attester = EnergyAttester(
+            inferer.address, inferer.key.hex(), domain,
+            policy=PostingPolicy(min_interval_s=3600), poster=poster, wall_clock=chain_now,
+            extras=lambda: {"sessions": host.active_sessions(), "utc_offset_h": 1.0, "span": [0, 30]},
+        )
+        cfg = ControllerConfig(window_s=30, dwell_s=60, max_dwell_s=60)
+        runner = EnergyRunner(adapter, EnergyController(cfg, 0.0), host, clock=clock, on_report=attester)
+        await ticks(runner, clock, 30)  # joining -> loading -> online
+        assert runner.state is InfererState.ONLINE
+        adapter.dead = True  # the inverter dies: fail safe drains and unloads
+        await ticks(runner, clock, 12)
+        assert runner.state is InfererState.OFFLINE
+        poster.close()
+        return attester, poster
+
+    attester, poster = asyncio.run(scenario())
+    assert poster.errors == []
+    # 42 reports signed, but only the state changes went on-chain (interval 1 h):
+    # joining, loading, online, draining, offline (a post may batch several).
+    assert attester.posted == 5
+    latest = energy.functions.latest(inferer.address).call()
+    assert attester.last_posted is not None
+    assert latest[4] == InfererState.OFFLINE and latest[5] == attester.last_posted.report.nonce
+    assert not energy.functions.isRenewableActive(inferer.address).call()
+    gas = [int(r["gasUsed"]) for r in poster.receipts]
+    assert all(g < 300_000 for g in gas)
+    # The DHT payload of the last report verifies as the referee would check it.
+    assert attester.latest is not None
+    key_of = staking.functions.attestationKeyOf
+    claim = verify_payload(attester.latest.to_bytes(), domain, lambda a: key_of(a).call(), chain_now())
+    assert claim.state is InfererState.OFFLINE and claim.inferer == inferer.address
+
+
+def test_attestation_gas_measurement() -> None:
+    from node.sim.gas import measure_attestation_gas
+
+    gas = measure_attestation_gas(batch=4)
+    assert 30_000 < gas["submit_gas"] < gas["submit_first_gas"] < 150_000
+    assert gas["batch_gas_per_report"] < gas["submit_gas"]
+    assert gas["posts_per_inferer_day"] == 28.0
