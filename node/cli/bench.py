@@ -47,3 +47,11 @@ def ipfs(
 
     start, end = (int(x) for x in span.split(":"))
     report(bench_ipfs(model_id, dtype, (start, end)), as_json)
+
+
+@app.command()
+def chain(as_json: bool = JsonFlag) -> None:
+    """Gas per contract call (register ... claim) on a fresh anvil with the whole suite."""
+    from node.bench.chain import bench_chain
+
+    report(bench_chain(), as_json)
