@@ -58,6 +58,7 @@ lint: setup ## ruff on everything, mypy on node/core
 bench: setup ## run the benchmarks and print their JSON
 	.venv/bin/helio bench convert --json
 	.venv/bin/helio bench ipfs --json
+	.venv/bin/helio bench chain --json
 
 lock: ## re-resolve requirements.in into requirements.lock (needs network)
 	rm -rf .venv-lock && python3 -m venv .venv-lock

@@ -9,8 +9,16 @@ web3.py talks to chains at run time; ape is only the compiler (``make compile``)
                  ``ensure_compiled`` runs ``ape compile`` when the build is missing/stale
 - ``connect``    ``connect`` (a ``Web3`` that answered, on the expected chain id),
                  ``local_account``, ``transact`` (sign locally, send, wait)
-- ``deploy``     ``deploy_all`` deploys ``CONTRACTS`` in order; ``Deployment`` is
-                 ``deployments/<network>.json`` (addresses, chain id, first block)
+- ``deploy``     ``deploy_all`` deploys ``CONTRACTS`` in order (idempotent per network);
+                 ``Deployment`` is ``deployments/<network>.json`` (addresses, chain id, first block)
+- ``params``     ``ChainParams`` (constructor arguments, local funding, referees), ``DemoModel``
+- ``wiring``     roles between the contracts, the local demo model, admin handed to the Timelock
+- ``eip712``     the EIP-712 structs mirrored from Solidity (``EnergyReport``, ``Voucher``,
+                 ``OutputCommitment``, ``FraudClaim``), ``Domain``, ``model_key``
+- ``base``       ``ContractClient`` (decoded reverts as ``ContractRevert``)
+- ``bindings``   ``HelioChain``: typed wrappers per contract (``Token``, ``Staking``,
+                 ``Energy``, ``Models``, ``Governor``, ``Payments``, ``Verification``)
+- ``merkle``     ``RewardTree``: epoch reward roots and proofs for ``Payments.claim``
 """
 
 from node.chain.anvil import Anvil
@@ -25,10 +33,13 @@ from node.chain.deploy import (
     deploy_all,
 )
 from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS, DevAccount
+from node.chain.params import ChainParams, DemoModel
 
 __all__ = [
     "ANVIL_CHAIN_ID",
     "CONTRACTS",
+    "ChainParams",
+    "DemoModel",
     "DEV_ACCOUNTS",
     "INITIAL_SUPPLY",
     "Anvil",
