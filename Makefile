@@ -48,6 +48,27 @@ compile: $(BUILD) ## compile the contracts (ape + solcjs, offline)
 demo: setup ## local chain + contracts + model + an answer through the network (ARGS=--once to exit)
 	$(PY) scripts/demo.py $(ARGS)
 
+# The gateway's web app (gateway/web, own npm lock): `npm ci` when its lock changes,
+# `vite build` into gateway/web/dist when a source changes. Part of setup.
+WEB := gateway/web
+WEB_NPM_STAMP := $(WEB)/node_modules/.installed
+WEB_DIST := $(WEB)/dist/index.html
+setup: $(WEB_DIST)
+
+$(WEB_NPM_STAMP): $(WEB)/package-lock.json $(WEB)/package.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB_DIST): $(WEB_NPM_STAMP) $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
+	cd $(WEB) && npm run build --silent
+
+# Browser tests drive Debian's chromium; installed here when missing (the tests skip
+# with a message if it still is not there).
+CHROMIUM := /usr/bin/chromium
+test: $(CHROMIUM)
+$(CHROMIUM):
+	-apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 test: setup ## run the whole test suite (PYTEST_ARGS to narrow it)
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway import dashboard
 from gateway.deps import GatewayDep
-from gateway.errors import install_error_handlers
+from gateway.errors import APIError, install_error_handlers
 from gateway.openai.chat.router import router as chat_router
 from gateway.openai.completions.router import router as completions_router
 from gateway.openai.models.router import router as models_router
@@ -80,6 +80,16 @@ def create_app(gateway: Gateway, web_dist: Path | None = None) -> FastAPI:
     @app.get("/v1/payments", tags=["gateway"], summary="How to pay: payee, chain, contract, price")
     async def payments(gateway: GatewayDep) -> dict[str, Any]:
         return await asyncio.to_thread(gateway.payments_info)
+
+    @app.get("/v1/payments/model-key/{model}", tags=["gateway"], summary="keccak256(model id), for vouchers")
+    async def payments_model_key(model: str) -> dict[str, str]:
+        from node.chain.eip712 import model_key
+        from node.core.errors import ConfigError
+
+        try:
+            return {"model_id": model, "model_key": "0x" + model_key(model).hex()}
+        except ConfigError as exc:
+            raise APIError(400, str(exc), param="model") from None
 
     @app.get("/v1/contributions", tags=["gateway"], summary="Closed contribution epochs")
     async def contributions(gateway: GatewayDep) -> dict[str, Any]:
