@@ -95,12 +95,16 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         Model storage m = _onlyCreator(key);
         _requireStatus(key, m.status, ModelStatus.Evaluating);
         if (m.benchmarkCount < _minBenchmarks) revert ModelNotEnoughBenchmarks(m.benchmarkCount, _minBenchmarks);
-        m.status = ModelStatus.Voting;
         (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = _adoptCall(key);
-        // Interaction: the Governor is ours and the status is already Voting (no re-entry path).
-        proposalId = _governor.propose(targets, values, calldatas, _description(m.modelId));
+        string memory description = _description(m.modelId);
+        // Effects first: the Governor's proposal id is the hash of the proposal, known
+        // before the call; the call then must file exactly that proposal.
+        proposalId = _governor.hashProposal(targets, values, calldatas, keccak256(bytes(description)));
+        m.status = ModelStatus.Voting;
         m.proposalId = proposalId;
         emit ModelVotingStarted(key, proposalId);
+        uint256 filed = _governor.propose(targets, values, calldatas, description);
+        assert(filed == proposalId); // OpenZeppelin's Governor ids are hashProposal()
     }
 
     /// @inheritdoc IModelRegistry

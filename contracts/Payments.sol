@@ -90,8 +90,8 @@ contract Payments is IPayments, AccessControl, ReentrancyGuard, EIP712 {
         uint256 n = vouchers.length;
         if (n != signatures.length) revert PaymentsBatchLength(n, signatures.length);
         if (n > _MAX_BATCH) revert PaymentsBatchTooLarge(n, _MAX_BATCH);
-        uint256 toPool;
-        uint256 toTreasury;
+        uint256 toPool = 0;
+        uint256 toTreasury = 0;
         for (uint256 i = 0; i < n; ++i) {
             (uint256 p, uint256 t) = _redeem(vouchers[i], signatures[i]);
             toPool += p;
