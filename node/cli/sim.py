@@ -48,6 +48,9 @@ def energy(
     span_blocks: int | None = typer.Option(None, "--span-blocks", help="blocks per inferer (default: all 30)"),
     warmup_hours: float = typer.Option(24.0, "--warmup-hours", help="unmeasured hours simulated first"),
     seed: int = typer.Option(7, "--seed"),
+    scheduler: str = typer.Option(
+        "energy", "--scheduler", help="energy (the referee's ranking) or blind (load balancing only: a baseline)"
+    ),
     no_noise: bool = typer.Option(False, "--no-noise", help="no synthetic sub-hour cloud noise"),
     plot: PlotPath = None,
     no_plot: bool = typer.Option(False, "--no-plot", help="skip the PNG"),
@@ -55,8 +58,12 @@ def energy(
 ) -> None:
     """Inferers over real solar traces in several time zones, run by the real energy
     controller and referee scheduler, with synthetic users (defaults: docs/energy.md)."""
+    from node.referee.energy import SchedulerConfig
     from node.sim import Scenario, simulate
 
+    if scheduler not in ("energy", "blind"):
+        raise ConfigError(f"--scheduler must be energy or blind, got {scheduler!r}")
+    blind = SchedulerConfig(w_headroom=0.0, w_battery=0.0, w_sun=0.0, w_drain=0.0)
     scenario = Scenario(
         hours=hours,
         warmup_hours=warmup_hours,
@@ -73,9 +80,11 @@ def energy(
         span_blocks=span_blocks,
         seed=seed,
         noise=not no_noise,
+        scheduler=blind if scheduler == "blind" else SchedulerConfig(),
     )
     result = simulate(scenario)
     summary = dict(result.summary)
+    summary["scheduler"] = scheduler
     if not no_plot:
         from node.core.settings import Settings
         from node.sim.plot import plot_energy

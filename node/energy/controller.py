@@ -20,6 +20,8 @@ end of loading/unloading with ``loaded``/``unloaded``. Rules:
 - **Fail safe**: a failed read counts as zero headroom; no good reading for
   ``stale_after_s`` seconds (a dead or frozen adapter) means unknown battery and no
   headroom, and the node drains at once, dwell or not. Logged once, not per poll.
+  A battery at ``critical_soc`` (nearly empty, e.g. drained by the house) while the sun
+  does not cover the node also drains at once: the grid is never the fallback.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class ControllerConfig:
     dwell_s: float = 600.0  # minimum time between two load/drain decisions
     max_dwell_s: float = 1800.0  # anti-chatter backoff cap (see EnergyController.dwell_s)
     reserve_soc: float = 0.20  # serve on battery down to this state of charge
+    critical_soc: float = 0.08  # below this and short of sun: drain at once (set above the BMS floor)
     battery_start_soc: float = 0.50  # load on battery alone only from this state of charge
     battery_capacity_fraction: float = 0.5  # share of max_sessions served on battery
     stale_after_s: float = 30.0  # no good reading for this long = fail safe
@@ -68,10 +71,10 @@ class ControllerConfig:
             )
         if self.dwell_s < 0 or self.stale_after_s <= 0 or self.max_dwell_s < self.dwell_s:
             raise ConfigError("need dwell_s >= 0, max_dwell_s >= dwell_s and stale_after_s > 0")
-        if not 0.0 <= self.reserve_soc < self.battery_start_soc <= 1.0:
+        if not 0.0 <= self.critical_soc < self.reserve_soc < self.battery_start_soc <= 1.0:
             raise ConfigError(
-                f"need 0 <= reserve_soc ({self.reserve_soc}) < battery_start_soc "
-                f"({self.battery_start_soc}) <= 1"
+                f"need 0 <= critical_soc ({self.critical_soc}) < reserve_soc ({self.reserve_soc}) "
+                f"< battery_start_soc ({self.battery_start_soc}) <= 1"
             )
         if not 0.0 < self.battery_capacity_fraction <= 1.0:
             raise ConfigError("battery_capacity_fraction must be in (0, 1]")
@@ -209,6 +212,9 @@ class EnergyController:
         elif s is InfererState.ONLINE:
             if stale:
                 action, reason = "drain", "fail safe: no energy data"
+                self.counters.fail_safe_drains += 1
+            elif soc is not None and soc <= cfg.critical_soc and avg < cfg.lower:
+                action, reason = "drain", f"fail safe: battery {soc:.0%} <= {cfg.critical_soc:.0%}, no sun"
                 self.counters.fail_safe_drains += 1
             elif avg < cfg.lower and not battery_ok and dwell_ok:
                 soc_txt = "no battery" if soc is None else f"battery {soc:.0%} <= {cfg.reserve_soc:.0%}"

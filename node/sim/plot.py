@@ -1,7 +1,7 @@
 """``plot_energy(result, path)``: one PNG of the simulated day.
 
 Top panel: the swarm (active sessions stacked by the zone of the inferer serving them,
-queued sessions, online inferers). Then one panel
+15-minute means; queued sessions; online inferers). Then one panel
 per inferer: renewable headroom (panels minus house) and its rolling average, the
 machine's draw, the battery state of charge (right axis), and the inferer state as a
 background colour (green online, amber loading/draining, grey offline).
@@ -34,6 +34,17 @@ def _state_bands(ax: object, times: list[float], states: list[float], step_h: fl
             start = i
 
 
+def _smooth(values: list[float], n: int) -> list[float]:
+    """Trailing mean over ``n`` records (the minute-by-minute counts are Poisson noise)."""
+    out, acc = [], 0.0
+    for i, v in enumerate(values):
+        acc += v
+        if i >= n:
+            acc -= values[i - n]
+        out.append(acc / min(i + 1, n))
+    return out
+
+
 def plot_energy(result: SimResult, path: Path) -> Path:
     import matplotlib
 
@@ -48,7 +59,7 @@ def plot_energy(result: SimResult, path: Path) -> Path:
     zones = [k for k in result.swarm if k.startswith("sessions_utc")]
     ax0.stackplot(
         times,
-        *[result.swarm[k] for k in zones],
+        *[_smooth(result.swarm[k], 15) for k in zones],
         labels=[f"sessions on {k.removeprefix('sessions_').upper()}" for k in zones],
         colors=["#1f6fb4", "#6baed6", "#9ecae1", "#c6dbef"][: len(zones)] + ["#ddd"] * max(0, len(zones) - 4),
         alpha=0.8,

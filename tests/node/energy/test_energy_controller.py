@@ -204,6 +204,7 @@ def test_rolling_mean_window() -> None:
         ({"upper_w": 300, "lower_w": 300}, "hysteresis"),
         ({"window_s": 0}, "window_s"),
         ({"reserve_soc": 0.6, "battery_start_soc": 0.5}, "reserve_soc"),
+        ({"critical_soc": 0.3}, "critical_soc"),
         ({"idle_w": 400}, "idle_w"),
         ({"max_dwell_s": 10}, "max_dwell_s"),
     ],
@@ -211,3 +212,13 @@ def test_rolling_mean_window() -> None:
 def test_bad_config_is_refused(kwargs, match) -> None:
     with pytest.raises(ConfigError, match=match):
         ControllerConfig(**kwargs)
+
+
+def test_nearly_empty_battery_drains_even_inside_the_dwell() -> None:
+    loop = Loop()
+    loop.run([2000.0] * 12, soc=0.3)  # loaded on sun
+    assert loop.c.state is InfererState.ONLINE
+    loop.run([-100.0] * 12, soc=0.07)  # the house emptied the battery, a minute later
+    assert loop.c.state is InfererState.OFFLINE
+    assert loop.decisions[1][0] - loop.decisions[0][0] < CFG.dwell_s
+    assert loop.c.counters.fail_safe_drains == 1
