@@ -178,6 +178,7 @@ class SwarmRoute:
         self.failovers = 0
         self.on_failover: Callable[[PeerFailure], None] | None = None
         self._hashes: dict[str, list[tuple[int, bytes]]] = {}  # session -> input hash chain
+        self._last: list[tuple[str, int, int]] = []
 
     # --- Route -------------------------------------------------------------------------
     def open(self, max_length: int) -> None:
@@ -201,12 +202,14 @@ class SwarmRoute:
     def close(self) -> None:
         if self.hops:
             hops, self.hops = self.hops, []
+            self._last = [(h.peer_id, h.hop.start, h.hop.end) for h in hops]
             with contextlib.suppress(Exception):
                 self.client.loop.run(_close_all(hops), timeout=10)
 
     @property
     def peers(self) -> list[tuple[str, int, int]]:
-        return [(h.peer_id, h.hop.start, h.hop.end) for h in self.hops]
+        """(peer id, start, end) of each hop: the open route, else the last one used."""
+        return [(h.peer_id, h.hop.start, h.hop.end) for h in self.hops] if self.hops else self._last
 
     # --- opening -------------------------------------------------------------------------
     async def _open_route(self) -> None:

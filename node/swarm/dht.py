@@ -47,8 +47,10 @@ class SwarmDHT:
         if not 0 < num_blocks <= MAX_BLOCKS:
             raise ValueError(f"num_blocks must be in 1..{MAX_BLOCKS}, got {num_blocks}")
         keys = [block_key(model_id, block) for block in range(num_blocks)]
-        # sufficient_expiration_time=inf: ask the network, not a cached copy
-        found = await self.node.get_many(keys, sufficient_expiration_time=float("inf"))
+        # The first unexpired copy of each key (nodes merge the subkeys they are sent).
+        # Not sufficient_expiration_time=inf: in hivemind 1.1.12 that search returns
+        # nothing for a while after one peer stops answering (seen with a SIGSTOPped peer).
+        found = await self.node.get_many(keys)
         records: dict[str, ServerRecord] = {}
         for block, key in enumerate(keys):
             entry = found.get(key)

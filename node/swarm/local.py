@@ -189,9 +189,17 @@ class LocalSwarm:
         self.kill(proc, signal.SIGTERM)
 
     def close(self) -> None:
+        groups = [p.popen.pid for p in self._all if p.popen is not None]
         for proc in reversed(self._all):
             self.kill(proc, signal.SIGKILL)
         self._all.clear()
+        deadline = time.monotonic() + 10  # orphaned p2pd children are reaped by init
+        while groups and time.monotonic() < deadline:
+            groups = [g for g in groups if _group_alive(g)]
+            if groups:
+                time.sleep(0.1)
+        if groups:
+            log.warning("process groups %s are still there after SIGKILL", groups)
 
     def __enter__(self) -> LocalSwarm:
         return self
@@ -206,6 +214,16 @@ class LocalSwarm:
 def _killpg(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _tail(path: Path, lines: int = 25) -> str:

@@ -93,6 +93,10 @@ async def start_peer(config: PeerConfig) -> Peer:
             client_mode=config.client_mode,
             wait_timeout=DHT_WAIT_TIMEOUT_S,
             num_workers=8,
+            # No local cache: a lookup always asks the peers holding the key, so a new
+            # server is seen at once and a dead one as soon as its record expires.
+            cache_locally=False,
+            cache_nearest=0,
         )
     except BaseException:
         await p2p.shutdown()
