@@ -1,9 +1,10 @@
 """Referee: route planning, energy-aware scheduling, spot-checks (ARCHITECTURE.md §2).
 
+- ``planner``           ``RoutePlanner``: the lowest-latency chain of spans (swarm)
 - ``energy``            ``EnergyClaim``, ``EnergyBook`` (latest verified claims + trend),
                         ``EnergyScheduler`` (rank inferers by headroom/battery/sun/load,
                         forecast drains, admission by the inferer-to-user ratio),
-                        ``AtCapacityError``, ``greedy_chain``
+                        ``AtCapacityError``, ``greedy_chain``, ``planner_penalty``
 - ``energy_admission``  ``AdmissionQueue``: FIFO wait before "at capacity"
 - ``energy_claims``     signed energy reports (EIP-712) → verified ``EnergyClaim``
 """
