@@ -1,10 +1,11 @@
 #!/usr/bin/env python
 """The `make demo` launcher: everything on loopback, one command.
 
-Today (foundation): a local anvil chain with the contracts deployed, SmolLM2 converted
-into per-block files, and one question answered by the span engine in-process (one span
-covering every block). Later stages replace the in-process route by IPFS-fed inferers
-on a hivemind swarm and the gateway; the command stays the same.
+A local anvil chain with the contracts deployed, SmolLM2 converted into per-block
+files, a real swarm on 127.0.0.1 (a hivemind bootstrap peer and three `helio node serve`
+processes, one span each, registered and staked with anvil's PUBLIC dev keys 1-3, found
+through the DHT; the client routes only to staked inferers, servers push hidden states
+to each other), and the gateway answering one question through that swarm.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -29,6 +31,7 @@ console = Console()
 log = logging.getLogger("demo")
 
 DEMO_MODEL = "smollm2-135m-instruct"
+DEMO_INFERERS = 3  # inferer processes, one span each
 
 
 def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
@@ -53,9 +56,9 @@ def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
         # The gateway (OpenAI API, web chat, dashboard) on loopback; the question goes
         # through its HTTP API with the official openai SDK.
         from gateway.chain import ChainLink
-        from gateway.launch import ask, serve_in_thread, serve_model_dir
+        from gateway.launch import ask, serve_in_thread
 
-        served = serve_model_dir(DEMO_MODEL, converted.model_dir)
+        served = start_swarm(stack, converted.model_dir, anvil.rpc_url, w3)
         _, gateway_server = serve_in_thread({DEMO_MODEL: served}, ChainLink(w3, deployment, anvil.rpc_url))
         stack.callback(gateway_server.stop)
         console.print(f"gateway: web chat + dashboard at [bold]{gateway_server.url}/[/] · "
@@ -76,6 +79,32 @@ def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     console.print("stopped.")
+
+
+def start_swarm(stack: contextlib.ExitStack, model_dir: Path, rpc_url: str, w3: Any) -> Any:
+    """Bootstrap + one inferer process per span (dev keys 1..3, staked on start); returns
+    the gateway's ``ServedModel`` whose routes go through the swarm. ``stack`` stops it all."""
+    from gateway.routes import ServedModel, SpanInfo
+    from node.chain.bindings import HelioChain
+    from node.client import ClientModel
+    from node.client.swarm_route import swarm_client
+    from node.swarm.local import LocalSwarm
+
+    model = ClientModel(model_dir)
+    n = model.manifest.num_blocks
+    bounds = [round(i * n / DEMO_INFERERS) for i in range(DEMO_INFERERS + 1)]
+    swarm = stack.enter_context(LocalSwarm(model_dir, Settings().logs / "demo-swarm", rpc_url=rpc_url))
+    log.info("bootstrap peer at %s", swarm.start_bootstrap()[0])
+    for index, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False)):
+        swarm.start_inferer((start, end), dev_key=index + 1, wait=False)  # PUBLIC anvil dev keys
+    swarm.wait_ready()
+    client = stack.enter_context(swarm_client(swarm.initial_peers, chain=HelioChain.open(w3, "local")))
+    route = client.wait_for_coverage(DEMO_MODEL, n)
+    log.info("swarm route: %s", " -> ".join(f"{h.peer_id[-6:]}[{h.start}:{h.end}] ({h.address[:8]})" for h in route))
+    records = sorted(client.records(DEMO_MODEL, n).values(), key=lambda r: r.start)
+    spans = [SpanInfo(r.peer_id, r.start, r.end, r.state.value, r.address) for r in records]
+    hidden = model.manifest.hidden_size
+    return ServedModel(DEMO_MODEL, model, lambda: client.route(DEMO_MODEL, n, hidden), n, spans)
 
 
 def main(

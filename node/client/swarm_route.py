@@ -104,6 +104,18 @@ class SwarmClient:
     def records(self, model_id: str, num_blocks: int) -> dict[str, ServerRecord]:
         return self.loop.run(self.fetch(model_id, num_blocks, fresh=True), timeout=60)
 
+    def wait_for_coverage(self, model_id: str, num_blocks: int, timeout: float = 60.0) -> list[Hop]:
+        """Wait until a route over every block can be planned (servers online, staked when
+        a stake check is set); return it. ``MissingBlocksError`` after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.loop.run(self.plan(model_id, num_blocks, 0, num_blocks, max_length=1))
+            except MissingBlocksError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     # --- used by routes (on the loop thread) -----------------------------------------------
     async def fetch(self, model_id: str, num_blocks: int, fresh: bool = False) -> dict[str, ServerRecord]:
         key = (model_id, num_blocks)
@@ -154,6 +166,22 @@ class SwarmClient:
             max_length=max_length, rtts_ms=rtts, previous=previous,
             return_to_client=end == num_blocks,
         )
+
+
+def swarm_client(initial_peers: list[str], *, chain: Any = None,
+                 config: ClientConfig | None = None) -> SwarmClient:
+    """A ``SwarmClient`` for a swarm tied to ``chain`` (``node.chain``'s ``HelioChain``):
+    its planner routes only to staked inferers and it checks output commitments under the
+    deployed Verification contract's EIP-712 domain. Without a chain: no stake check,
+    the zero-address domain (what inferers without a chain sign with)."""
+    from node.chain.eip712 import Domain
+    from node.referee.stake import StakeCache
+
+    planner = RoutePlanner(is_staked=StakeCache(chain.staking) if chain is not None else None)
+    client = SwarmClient(initial_peers, config=config, planner=planner)
+    if chain is not None:
+        client.signer = CommitmentSigner(Domain.of(chain.verification.c))
+    return client
 
 
 class SwarmRoute:

@@ -209,6 +209,7 @@ class InfererServer:
     def _stake(self) -> None:
         from node.chain.bindings import HelioChain
         from node.chain.connect import connect, local_account
+        from node.chain.eip712 import Domain
 
         chain_config = self.config.chain
         assert chain_config is not None and self.peer is not None and self.blocks is not None
@@ -221,8 +222,8 @@ class InfererServer:
         )
         log.info("stake: %s (%s, active=%s)", ", ".join(done) or "already registered and staked",
                  self.address, chain.staking.is_active(self.address))
-        verification = chain.verification.c
-        self.signer = CommitmentSigner(default_domain(w3.eth.chain_id, verification.address))
+        # Commitments are signed under the deployed Verification contract's domain.
+        self.signer = CommitmentSigner(Domain.of(chain.verification.c))
         if self.service is not None:
             self.service.signer = self.signer
 
