@@ -1,10 +1,22 @@
 """The client: tokenizes, embeds and samples locally; drives a route of spans.
 
-- ``local``     ``ClientModel``: tokenizer, embeddings, final norm, head
-- ``generate``  ``generate_tokens`` / ``chat`` over any ``Route``; ``SamplingParams``
+- ``local``     ``ClientModel``: tokenizer (+ <bos> where the family needs it), embeddings, final norm, head
+- ``sampling``  ``SamplingParams``, ``sample``: greedy, temperature, top-k, top-p, repetition penalty, seed
+- ``generate``  ``generate_tokens`` / ``stream_text`` / ``complete`` / ``chat`` over any ``Route``
+- ``evaluate``  perplexity and top-1 agreement of a route on real English text
+- ``vouchers``  payment vouchers carried to a gateway (written with the gateway)
 """
 
-from node.client.generate import SamplingParams, chat, generate_tokens
+from node.client.generate import chat, complete, generate_tokens, stream_text
 from node.client.local import ClientModel
+from node.client.sampling import SamplingParams, sample
 
-__all__ = ["ClientModel", "SamplingParams", "chat", "generate_tokens"]
+__all__ = [
+    "ClientModel",
+    "SamplingParams",
+    "chat",
+    "complete",
+    "generate_tokens",
+    "sample",
+    "stream_text",
+]

@@ -3,61 +3,85 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 
 from node.client.local import ClientModel
+from node.client.sampling import SamplingParams, sample
 from node.engine.route import Route
 
-
-@dataclass(frozen=True)
-class SamplingParams:
-    max_new_tokens: int = 64
-    temperature: float = 0.0  # 0 = greedy
-    top_p: float = 1.0
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise ValueError("max_new_tokens must be at least 1")
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ValueError("temperature must be ≥ 0 and top_p in (0, 1]")
-
-
-def sample(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None) -> int:
-    """logits (V,) → one token id"""
-    if params.temperature == 0:
-        return int(torch.argmax(logits))
-    probs = torch.softmax(logits / params.temperature, dim=-1)
-    if params.top_p < 1:
-        sorted_probs, order = torch.sort(probs, descending=True)
-        keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < params.top_p
-        probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
-    return int(torch.multinomial(probs, 1, generator=generator))
+PREFILL_CHUNK = 1024  # longer prompts are sent in chunks of this many tokens
 
 
 def generate_tokens(
     client: ClientModel, route: Route, prompt_ids: list[int], params: SamplingParams
 ) -> Iterator[int]:
-    """Yield new token ids until a stop token or ``max_new_tokens``."""
+    """Yield new token ids until a stop token or ``max_new_tokens``. Closing the
+    iterator early closes the route (frees the span sessions)."""
+    if not prompt_ids:
+        raise ValueError("the prompt is empty")
     generator = torch.Generator().manual_seed(params.seed) if params.seed is not None else None
     stop = client.stop_token_ids()
+    seen = list(prompt_ids)
     route.open(max_length=len(prompt_ids) + params.max_new_tokens)
     try:
-        hidden = client.embed(torch.tensor([prompt_ids]))  # prefill: (1, T, H)
-        for _ in range(params.max_new_tokens):
-            token = sample(client.logits(route.step(hidden))[0, -1], params, generator)
+        hidden = None
+        for start in range(0, len(prompt_ids), PREFILL_CHUNK):  # prefill
+            chunk = torch.tensor([prompt_ids[start : start + PREFILL_CHUNK]])
+            hidden = route.step(client.embed(chunk))
+        assert hidden is not None
+        for produced in range(1, params.max_new_tokens + 1):
+            token = sample(client.logits(hidden[:, -1:])[0, -1], params, generator, seen)
             if token in stop:
                 return
             yield token
-            hidden = client.embed(torch.tensor([[token]]))  # decode: (1, 1, H)
+            if produced == params.max_new_tokens:
+                return  # no forward for a token nobody will read
+            seen.append(token)
+            hidden = route.step(client.embed(torch.tensor([[token]])))  # decode: (1, 1, H)
     finally:
         route.close()
+
+
+def stream_text(
+    client: ClientModel, route: Route, prompt_ids: list[int], params: SamplingParams
+) -> Iterator[str]:
+    """Yield text pieces; stops before the first of ``params.stop`` (never emitted)."""
+    tokens: list[int] = []
+    emitted = 0
+    longest_stop = max((len(s) for s in params.stop), default=0)
+    generation = generate_tokens(client, route, prompt_ids, params)
+    try:
+        for token in generation:
+            tokens.append(token)
+            text = client.decode(tokens)
+            if text.endswith("\ufffd"):  # an incomplete UTF-8 character: wait for more
+                continue
+            # text[:emitted] was safe: a stop string can only start at `emitted` or later
+            cut = min((i for s in params.stop if (i := text.find(s, emitted)) >= 0), default=-1)
+            if cut >= 0:
+                if cut > emitted:
+                    yield text[emitted:cut]
+                return
+            # hold back what could still become the start of a stop string
+            safe = len(text) - max(longest_stop - 1, 0)
+            if safe > emitted:
+                yield text[emitted:safe]
+                emitted = safe
+        text = client.decode(tokens)
+        if len(text) > emitted:
+            yield text[emitted:]
+    finally:
+        generation.close()
+
+
+def complete(client: ClientModel, route: Route, prompt: str, params: SamplingParams) -> str:
+    """Continue a plain prompt (base models such as Gemma-3-270m)."""
+    return "".join(stream_text(client, route, client.encode(prompt), params))
 
 
 def chat(
     client: ClientModel, route: Route, messages: list[dict[str, str]], params: SamplingParams
 ) -> str:
-    tokens = list(generate_tokens(client, route, client.encode_chat(messages), params))
-    return str(client.tokenizer.decode(tokens, skip_special_tokens=True)).strip()
+    """Answer a conversation (instruct models with a chat template)."""
+    return "".join(stream_text(client, route, client.encode_chat(messages), params)).strip()

@@ -73,6 +73,7 @@ class SpanHost:
         self._reserved = 0
         self._lock = threading.RLock()
         self._worker: Any = None
+        self._shut_down = False
 
     # --- sessions --------------------------------------------------------------------
     def kv_bytes(self, max_length: int) -> int:
@@ -104,6 +105,19 @@ class SpanHost:
             self._reserved += need
             self._expired.pop(session_id, None)
             return session
+
+    def fork(self, source_id: str, session_id: str) -> SpanSession:
+        """A new session holding the same tokens as ``source_id`` (e.g. several samples
+        from one prompt). Cache tensors are shared, never written in place, so the fork
+        costs no copy; it reserves its own budget like ``open()``."""
+        with self._lock:
+            source = self.session(source_id)
+            fork = self.open(session_id, source.max_length)
+            fork.cache = kvcache.fork_cache(
+                self.span.config, self.span.kv_layers, source.cache, source.length
+            )
+            fork.length = source.length
+            return fork
 
     def close(self, session_id: str, reason: str = "closed") -> None:
         """Free the session (a no-op for an unknown id)."""
@@ -208,7 +222,7 @@ class SpanHost:
             )
         if hidden.dtype not in WIRE_DTYPES:
             raise InvalidHiddenStatesError(
-                f"hidden states must be float32, bfloat16 or float16, got {hidden.dtype}"
+                f"hidden states must have dtype float32, bfloat16 or float16, got {hidden.dtype}"
             )
         if hidden.dim() != 3 or hidden.shape[0] != 1 or hidden.shape[2] != size:
             raise InvalidHiddenStatesError(
@@ -266,6 +280,10 @@ class SpanHost:
     def submit(self, request: StepRequest) -> Future[torch.Tensor]:
         """Queue a step for the worker thread, which batches everything queued together."""
         with self._lock:
+            if self._shut_down:
+                future: Future[torch.Tensor] = Future()
+                future.set_exception(EngineError("this span host is shut down"))
+                return future
             if self._worker is None:
                 from node.engine.worker import BatchWorker
 
@@ -276,6 +294,7 @@ class SpanHost:
         """Stop the worker (pending steps fail) and close every session."""
         with self._lock:
             worker, self._worker = self._worker, None
+            self._shut_down = True
             for sid in list(self._sessions):
                 self.close(sid, "closed at shutdown")
         if worker is not None:

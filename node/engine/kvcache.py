@@ -98,6 +98,16 @@ def split_cache(
     return caches
 
 
+def fork_cache(config: Any, layers: Sequence[KVLayer], cache: Any, length: int) -> Any:
+    """A second cache over the same tensors (steps replace tensors, never write into them)."""
+    copy = new_cache(config)
+    for index in range(len(layers)):
+        stored = _stored(cache, index)
+        if stored is not None:
+            _fill(copy.layers[index], stored[0], stored[1], length)
+    return copy
+
+
 def can_rewind(layers: Sequence[KVLayer], length: int) -> bool:
     """A rollback is exact only while every layer still holds every token."""
     return all(kv.cached_tokens(length) == length for kv in layers)
