@@ -22,3 +22,13 @@ def smollm2_dir() -> Path:
     from node.models.convert import convert_model
 
     return convert_model(SMOLLM2, "fp32", Settings().cache_dir, progress=False).model_dir
+
+
+@pytest.fixture(scope="session")
+def gemma3_dir() -> Path:
+    """The real Gemma-3-270m (fp32), converted into the normal cache like ``smollm2_dir``
+    (≈ 1-2 min the first time, then reused)."""
+    from node.core.settings import Settings
+    from node.models.convert import convert_model
+
+    return convert_model("gemma3-270m", "fp32", Settings().cache_dir, progress=False).model_dir
