@@ -7,6 +7,7 @@ Declared in pyproject.toml under ``[project.entry-points."heliomesh.cli"]`` so t
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated
 
 import typer
@@ -27,6 +28,9 @@ def serve(
     spans: int = typer.Option(1, "--spans", help="in-process spans per model"),
     rpc_url: str = typer.Option(None, "--rpc-url", help="chain RPC (payments, stake, adoption)"),
     network: str = typer.Option("local", "--network", help="deployments/<network>.json to use"),
+    peers: Annotated[list[str] | None, typer.Option(
+        "--initial-peers", "-p", help="serve through the swarm (a bootstrap multiaddr; repeatable; "
+        "default $HELIO_INITIAL_PEERS); without it the blocks run in-process")] = None,
 ) -> None:
     """Load the models, connect the chain if given, and serve until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
@@ -44,10 +48,32 @@ def serve(
                                    "dtype": dtype}.items() if v is not None}
     settings = GatewaySettings(**overrides)
     chain = ChainLink.connect(rpc_url, network) if rpc_url else None
-    served = {m: load_served_model(m, settings.dtype, Settings().cache_dir, spans) for m in settings.models}
-    gateway = build_gateway(settings, served, chain)
-    typer.echo(f"gateway on http://{settings.host}:{settings.port} (web chat and dashboard at /, API at /v1)")
-    uvicorn.run(create_app(gateway), host=settings.host, port=settings.port, log_level="warning")
+    found = [p for item in peers or [] for p in item.split(",") if p.strip()]
+    if not found and (env := os.environ.get("HELIO_INITIAL_PEERS")):
+        found = [p.strip() for p in env.split(",") if p.strip()]
+    swarm = None
+    try:
+        if found:
+            from gateway.swarm import SwarmDhtView, swarm_served_model
+            from node.client.swarm_route import SwarmClient
+            from node.models.convert import convert_model
+
+            swarm = SwarmClient(found)
+            served = {m: swarm_served_model(swarm, m, convert_model(
+                m, settings.dtype, Settings().cache_dir, progress=False).model_dir) for m in settings.models}
+        else:
+            served = {m: load_served_model(m, settings.dtype, Settings().cache_dir, spans)
+                      for m in settings.models}
+        gateway = build_gateway(settings, served, chain)
+        if swarm is not None:
+            gateway.swarm_view = SwarmDhtView(swarm)
+        where = f"the swarm ({len(found)} initial peer(s))" if found else "in-process spans"
+        typer.echo(f"gateway on http://{settings.host}:{settings.port} over {where} "
+                   "(web chat and dashboard at /, API at /v1)")
+        uvicorn.run(create_app(gateway), host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        if swarm is not None:
+            swarm.close()
 
 
 @app.command()

@@ -18,10 +18,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from gateway.detok import IncrementalDecoder, StopMatcher
 from gateway.errors import APIError
 from gateway.routes import ServedModel
 from node.client import SamplingParams, generate_tokens
+from node.engine import Route
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ class Delta:
     text: str
     completion_tokens: int
     finish_reason: str | None = None  # "stop" | "length"
+    # on the last delta: (inferer address or None for the gateway's own, blocks) per hop
+    route_usage: list[tuple[str | None, int]] | None = None
 
 
 @dataclass
@@ -53,6 +58,28 @@ class GenerationRequest:
             top_p=self.top_p,
             seed=self.seed,
         )
+
+
+class _UsageRecorder:
+    """Wraps a route to note which inferers ran which blocks (for contribution accounting):
+    a swarm route's hops after each step (failovers change them), else the model's spans."""
+
+    def __init__(self, route: Route, model: ServedModel) -> None:
+        self.route = route
+        self.used: list[tuple[str | None, int]] = [(s.address, s.end - s.start) for s in model.spans]
+
+    def open(self, max_length: int) -> None:
+        self.route.open(max_length)
+
+    def step(self, hidden: torch.Tensor) -> torch.Tensor:
+        out = self.route.step(hidden)
+        hops = getattr(self.route, "hops", None)
+        if hops:
+            self.used = [(h.hop.address, h.hop.end - h.hop.start) for h in hops]
+        return out
+
+    def close(self) -> None:
+        self.route.close()
 
 
 class Engine:
@@ -96,7 +123,7 @@ class Engine:
             with self._lock:
                 self.active += 1
             try:
-                tokens = generate_tokens(model.client, model.route_factory(), request.prompt_ids, params)
+                tokens = generate_tokens(model.client, recorder, request.prompt_ids, params)
                 try:
                     for token in tokens:
                         if cancel.is_set():
@@ -112,6 +139,7 @@ class Engine:
                 post(queue.put_nowait, _DONE)
                 post(finished.set)
 
+        recorder = _UsageRecorder(model.route_factory(), model)
         worker = threading.Thread(target=work, name="generation", daemon=True)
         worker.start()
         decoder = IncrementalDecoder(model.client.tokenizer)
@@ -129,12 +157,12 @@ class Engine:
                 text = stops.feed(decoder.push(int(item)))  # type: ignore[call-overload]
                 if stops.stopped:
                     cancel.set()
-                    yield Delta(text, count, "stop")
+                    yield Delta(text, count, "stop", recorder.used)
                     return
                 if text:
                     yield Delta(text, count)
             reason = "length" if count >= request.max_tokens else "stop"
-            yield Delta(stops.flush(), count, reason)
+            yield Delta(stops.flush(), count, reason, recorder.used)
             self.completed += 1
         finally:
             cancel.set()

@@ -73,13 +73,14 @@ async def prepare(
     return Prepared(model, generation, ticket)
 
 
-def _account(gateway: Gateway, prepared: Prepared, completion_tokens: int) -> dict[str, str]:
+def _account(gateway: Gateway, prepared: Prepared, completion_tokens: int,
+             usage: list[tuple[str | None, int]] | None) -> dict[str, str]:
     headers = prepared.ticket.settle(gateway, prepared.prompt_tokens, completion_tokens)
     gateway.metrics.tokens(prepared.prompt_tokens, completion_tokens)
+    if usage is None:  # cancelled before the end: the model's spans did the work
+        usage = [(s.address, s.end - s.start) for s in prepared.model.spans]
     used = prepared.prompt_tokens + completion_tokens
-    gateway.accounting.record(
-        [(s.address or gateway.desk.payee, s.end - s.start) for s in prepared.model.spans], used
-    )
+    gateway.accounting.record([(address or gateway.desk.payee, blocks) for address, blocks in usage], used)
     return headers
 
 
@@ -87,12 +88,15 @@ async def run_to_end(gateway: Gateway, request: Request, prepared: Prepared) -> 
     """(text, finish_reason, completion tokens, response headers); cancels the generation
     if the client goes away while waiting."""
 
+    usage: list[list[tuple[str | None, int]] | None] = [None]
+
     async def collect() -> tuple[str, str, int]:
         parts, reason, count = [], "stop", 0
         async for delta in gateway.engine.generate(prepared.model, prepared.generation):
             parts.append(delta.text)
             count = delta.completion_tokens
             reason = delta.finish_reason or reason
+            usage[0] = delta.route_usage or usage[0]
         return "".join(parts), reason, count
 
     task = asyncio.create_task(collect())
@@ -117,7 +121,7 @@ async def run_to_end(gateway: Gateway, request: Request, prepared: Prepared) -> 
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
-    return text, reason, count, _account(gateway, prepared, count)
+    return text, reason, count, _account(gateway, prepared, count, usage[0])
 
 
 def sse(payload: BaseModel | dict[str, object]) -> str:
@@ -135,11 +139,13 @@ async def stream_events(
     """SSE lines: ``first``, one chunk per delta, usage if asked, ``data: [DONE]``. A client
     disconnect closes this iterator, which cancels the generation and frees its sessions."""
     count = 0
+    usage: list[tuple[str | None, int]] | None = None
     try:
         for line in first:
             yield line
         async for delta in gateway.engine.generate(prepared.model, prepared.generation):
             count = delta.completion_tokens
+            usage = delta.route_usage or usage
             if delta.text or delta.finish_reason:
                 yield sse(chunk(delta))
         if usage_chunk is not None:
@@ -153,5 +159,5 @@ async def stream_events(
         log.exception("generation failed mid-stream")
         yield sse(APIError(500, f"generation failed: {type(exc).__name__}", type="server_error").body())
     finally:
-        _account(gateway, prepared, count)
+        _account(gateway, prepared, count, usage)
     yield "data: [DONE]\n\n"
