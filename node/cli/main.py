@@ -13,11 +13,13 @@ from rich.logging import RichHandler
 
 from node.cli.bench import app as bench_app
 from node.cli.bootstrap import bootstrap as bootstrap_command
+from node.cli.chat import chat as chat_command
 from node.cli.model import app as model_app
 from node.cli.node import app as node_app
 from node.cli.sim import app as sim_app
 from node.cli.stake import stake, unstake, withdraw
 from node.cli.status import status as status_command
+from node.cli.wallet import app as wallet_app
 from node.core.errors import HeliomeshError
 
 err_console = Console(stderr=True)
@@ -38,6 +40,8 @@ app.command("status")(status_command)
 app.command("stake")(stake)
 app.command("unstake")(unstake)
 app.command("withdraw")(withdraw)
+app.command("chat")(chat_command)
+app.add_typer(wallet_app, name="wallet")
 
 
 @app.callback()

@@ -109,3 +109,31 @@ def test_staked_inferer_gets_contributor_limits(running, chain: ChainLink) -> No
                              default_headers={CONTRIBUTOR_HEADER: contributor_header(CLIENT.private_key)})
     with pytest.raises(openai.PermissionDeniedError):
         stranger.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
+
+
+def test_helio_wallet_and_chat_cli(running, chain: ChainLink, tmp_path, monkeypatch) -> None:
+    """`helio wallet deposit|balance|voucher` on anvil, the voucher used by the openai SDK,
+    and `helio chat --gateway --once` streaming an answer."""
+    from typer.testing import CliRunner
+
+    from node.cli.main import app
+
+    url, _ = running
+    chain.deployment.save(tmp_path)
+    monkeypatch.setenv("HELIO_DEPLOYMENTS_DIR", str(tmp_path))
+    common = ["--rpc-url", chain.rpc_url, "--network", "test", "--dev-account", "3"]
+    runner = CliRunner()
+    opened = runner.invoke(app, ["wallet", "deposit", "5", "--gateway", url, *common])
+    assert opened.exit_code == 0, opened.output
+    channel = int(opened.output.strip().splitlines()[-1])
+    shown = runner.invoke(app, ["wallet", "balance", "--channel", str(channel), *common])
+    assert shown.exit_code == 0 and "5" in shown.output, shown.output
+    signed = runner.invoke(app, ["wallet", "voucher", "0.001", "--channel", str(channel), "--gateway", url, *common])
+    assert signed.exit_code == 0, signed.output
+    header = signed.output.strip().splitlines()[-1]
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120,
+                           default_headers={VOUCHER_HEADER: header})
+    assert client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2).choices
+    answered = runner.invoke(app, ["chat", "--gateway", url, "--once", "What is the capital of France?",
+                                   "--temperature", "0", "--max-tokens", "12"])
+    assert answered.exit_code == 0 and "Paris" in answered.output, answered.output

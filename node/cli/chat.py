@@ -1,0 +1,95 @@
+"""``helio chat``: an interactive, streaming chat through a gateway (the OpenAI API) or
+straight to the swarm (``--initial-peers``: this machine is the client, prompts never
+leave it as text)."""
+
+from __future__ import annotations
+
+import atexit
+
+import typer
+from rich.console import Console
+
+from node.cli.swarm_common import InitialPeers
+from node.core.errors import ConfigError
+
+console = Console()
+
+
+def chat(
+    gateway: str = typer.Option(None, "--gateway", help="gateway URL, e.g. http://127.0.0.1:8000"),
+    peers: list[str] = InitialPeers,
+    model: str = typer.Option("smollm2-135m-instruct", "--model", "-m", help="model id"),
+    max_tokens: int = typer.Option(256, "--max-tokens", help="new tokens per answer at most"),
+    temperature: float = typer.Option(0.7, "--temperature", help="0 = greedy"),
+    system: str = typer.Option(None, "--system", help="a system prompt"),
+    once: str = typer.Option(None, "--once", help="ask this one question, print the answer, exit"),
+) -> None:
+    """Chat with a model, through a gateway (--gateway) or straight to the swarm
+    (--initial-peers); the answer streams as it is generated. Ctrl-D or /exit quits."""
+    from node.cli.swarm_common import initial_peers
+
+    peers = initial_peers(peers) if not gateway else []
+    if bool(gateway) == bool(peers):
+        raise ConfigError("give exactly one of --gateway URL or --initial-peers MULTIADDR")
+    stream = _gateway_stream(gateway, model) if gateway else _swarm_stream(peers, model)
+    history: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
+    questions = iter([once]) if once else None
+    while True:
+        try:
+            question = next(questions) if questions else console.input("[bold green]you>[/] ")
+        except (EOFError, StopIteration):
+            break
+        if question.strip() in {"/exit", "/quit"}:
+            break
+        if not question.strip():
+            continue
+        history.append({"role": "user", "content": question})
+        parts: list[str] = []
+        if not once:
+            console.print("[bold cyan]model>[/] ", end="")
+        for piece in stream(history, max_tokens, temperature):
+            parts.append(piece)
+            console.print(piece, end="", markup=False, highlight=False)
+        console.print()
+        history.append({"role": "assistant", "content": "".join(parts)})
+
+
+def _gateway_stream(url: str, model: str):  # noqa: ANN202
+    import openai
+
+    client = openai.OpenAI(base_url=url.rstrip("/") + "/v1", api_key="unused", max_retries=1)
+
+    def stream(messages: list[dict[str, str]], max_tokens: int, temperature: float):  # noqa: ANN202
+        try:
+            for chunk in client.chat.completions.create(model=model, messages=messages,  # type: ignore[arg-type]
+                                                        max_tokens=max_tokens, temperature=temperature,
+                                                        stream=True):
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except openai.APIStatusError as exc:
+            raise ConfigError(f"the gateway refused: {exc.status_code} {exc.message}") from None
+        except openai.APIConnectionError:
+            raise ConfigError(f"cannot reach the gateway at {url}") from None
+
+    return stream
+
+
+def _swarm_stream(peers: list[str], model: str):  # noqa: ANN202
+    from node.client import ClientModel, SamplingParams, stream_text
+    from node.client.swarm_route import SwarmClient
+    from node.core.settings import Settings
+    from node.models.convert import convert_model
+
+    with console.status("connecting to the swarm and loading the client part of the model…"):
+        model_dir = convert_model(model, "fp32", Settings().cache_dir, progress=False).model_dir
+        local = ClientModel(model_dir)
+        swarm = SwarmClient(peers)
+    atexit.register(swarm.close)
+    hidden = int(local.config.hidden_size)
+
+    def stream(messages: list[dict[str, str]], max_tokens: int, temperature: float):  # noqa: ANN202
+        route = swarm.route(model, local.manifest.num_blocks, hidden)
+        params = SamplingParams(max_new_tokens=max_tokens, temperature=temperature)
+        yield from stream_text(local, route, local.encode_chat(messages), params)
+
+    return stream
