@@ -28,7 +28,8 @@ class EpochRecord:
     root: bytes
     signer: str | None = None
     signature: bytes | None = None
-    tx: str | None = None
+    tx: str | None = None  # postEpochRoot transaction
+    chain_epoch: int | None = None  # the epoch id the Payments contract gave it
 
     def proof(self, account: str) -> list[bytes]:
         index = [a.lower() for a, _ in self.amounts].index(account.lower())
@@ -44,6 +45,7 @@ class EpochRecord:
             "signer": self.signer,
             "signature": "0x" + self.signature.hex() if self.signature else None,
             "tx": self.tx,
+            "chain_epoch": self.chain_epoch,
         }
 
 

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway import dashboard
 from gateway.deps import GatewayDep
+from gateway.epochs import close_epoch
 from gateway.errors import APIError, install_error_handlers
 from gateway.openai.chat.router import router as chat_router
 from gateway.openai.completions.router import router as completions_router
@@ -32,12 +33,14 @@ NOT_BUILT = """<!doctype html><title>Heliomesh gateway</title>
 
 
 async def _epochs(gateway: Gateway) -> None:
-    """Close contribution epochs on time (off-chain pool: amounts are the work itself)."""
+    """Close contribution epochs on time (and post their roots; gateway/epochs.py)."""
     while True:
         await asyncio.sleep(min(gateway.accounting.epoch_s, 60))
         if gateway.accounting.due():
-            pool = sum(gateway.accounting.work.values())
-            gateway.accounting.close(pool, gateway.settings.payee_key)
+            try:
+                await asyncio.to_thread(close_epoch, gateway)
+            except Exception as exc:  # the next epoch retries with the work since
+                log.warning("closing the contribution epoch failed: %s", exc)
 
 
 def create_app(gateway: Gateway, web_dist: Path | None = None) -> FastAPI:

@@ -46,6 +46,10 @@ class GatewaySettings(BaseSettings):
     voucher_min_validity_s: int = Field(
         60, ge=0, description="refuse vouchers expiring sooner than this (time to redeem)"
     )
+    referee_key: str | None = Field(
+        None, description="signs contribution epochs and posts their Merkle roots (needs "
+        "REFEREE_ROLE and stake); default on the local chain: anvil dev key 0 (the deployer)"
+    )
     contribution_epoch_s: float = Field(
         3600.0, gt=0, description="length of a contribution-accounting epoch"
     )

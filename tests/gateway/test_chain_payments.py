@@ -137,3 +137,27 @@ def test_helio_wallet_and_chat_cli(running, chain: ChainLink, tmp_path, monkeypa
     answered = runner.invoke(app, ["chat", "--gateway", url, "--once", "What is the capital of France?",
                                    "--temperature", "0", "--max-tokens", "12"])
     assert answered.exit_code == 0 and "Paris" in answered.output, answered.output
+
+
+def test_contribution_epoch_is_posted_and_claimed(running, chain: ChainLink) -> None:
+    """After paid requests were redeemed (the inferers' share fills the pool), the embedded
+    referee closes the epoch, posts the Merkle root, and the inferer claims with its proof."""
+    from gateway.epochs import close_epoch
+
+    url, gateway = running
+    assert gateway.redeem_loop.vouchers_redeemed >= 1  # test_paid_requests_... ran first
+    referee = HelioChain(chain.w3, chain.deployment, Account.from_key(DEV_ACCOUNTS[0].private_key))
+    referee.staking.ensure_staked(peer_id="12D3KooWGatewayReferee", attestation_key=DEV_ACCOUNTS[0].address,
+                                  region="eu", capacity=1)
+    pool = referee.payments.unallocated_pool()
+    assert pool > 0
+    record = close_epoch(gateway)
+    assert record is not None and record.chain_epoch is not None and 0 < record.total <= pool
+    (inferer, amount), = record.amounts  # in-process spans: the gateway operator ran every block
+    assert inferer == gateway.desk.payee
+    published = httpx.get(f"{url}/v1/contributions").json()["closed"][-1]
+    assert published["root"] == "0x" + record.root.hex()
+    claimer = HelioChain(chain.w3, chain.deployment, Account.from_key(DEV_ACCOUNTS[1].private_key))
+    before = claimer.token.balance_of(inferer)
+    claimer.payments.claim(record.chain_epoch, inferer, amount, record.proof(inferer))
+    assert claimer.token.balance_of(inferer) == before + amount
