@@ -55,3 +55,18 @@ def chain(as_json: bool = JsonFlag) -> None:
     from node.bench.chain import bench_chain
 
     report(bench_chain(), as_json)
+
+
+@app.command()
+def swarm(
+    model_id: str = typer.Option("smollm2-135m-instruct", "--model", help="model to serve"),
+    threads: int = typer.Option(1, "--threads", help="torch threads per process (1 is fair on 2 cores)"),
+    tokens: int = typer.Option(32, "--tokens", help="decode tokens per measurement"),
+    wan: str = typer.Option("25,50,100", "--wan", help="RTTs (ms) for the relayed-swarm runs; empty: skip"),
+    as_json: bool = JsonFlag,
+) -> None:
+    """A real swarm (bootstrap + 3 inferer processes) vs. the single-process engine."""
+    from node.bench.swarm import bench_swarm
+
+    rtts = tuple(int(r) for r in wan.split(",") if r.strip())
+    report(bench_swarm(model_id, threads=threads, tokens=tokens, wan_rtts=rtts), as_json)

@@ -33,7 +33,9 @@ def bootstrap(
     """Run a DHT bootstrap peer; prints its multiaddrs: give one to every inferer and client."""
     quiet_hivemind()
     watch_parent()
-    asyncio.run(_run(host, port, initial_peers(peers), identity))
+    from node.swarm.peer import run
+
+    run(_run(host, port, initial_peers(peers), identity))
 
 
 async def _run(host: str, port: int, peers: list[str], identity: str | None) -> None:

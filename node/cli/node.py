@@ -56,14 +56,12 @@ def serve(
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     quiet_hivemind()
     watch_parent()
-    import asyncio
-
     import torch
     from eth_account import Account
 
     from node.inferer.config import ChainConfig, InfererConfig, parse_blocks
     from node.inferer.server import serve as run_server
-    from node.swarm.peer import PeerConfig
+    from node.swarm.peer import PeerConfig, run
 
     torch.set_num_threads(threads)
     key = _key(private_key, dev_key)
@@ -84,7 +82,7 @@ def serve(
         throughput_override=throughput,
     )
     log.info("inferer %s, model %s, blocks %s", Account.from_key(key).address, config.model_dir, blocks)
-    asyncio.run(run_server(config))
+    run(run_server(config))
 
 
 def _key(private_key: str | None, dev_key: int | None) -> str:

@@ -207,13 +207,16 @@ class SwarmRoute:
         self.on_failover: Callable[[PeerFailure], None] | None = None
         self._hashes: dict[str, list[tuple[int, bytes]]] = {}  # session -> input hash chain
         self._last: list[tuple[str, int, int]] = []
+        # Per step: (wall ms at the client, summed compute ms the hops reported).
+        self.timings: list[tuple[float, float]] = []
+        self._compute_ms = 0.0
 
     # --- Route -------------------------------------------------------------------------
     def open(self, max_length: int) -> None:
         self.close()
         self.max_length = max_length
         self.step_index = self.position = 0
-        self.chunks, self.inputs, self.evidence = [], {}, []
+        self.chunks, self.inputs, self.evidence, self.timings = [], {}, [], []
         self.client.loop.run(self._open_route())
 
     def step(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -281,9 +284,12 @@ class SwarmRoute:
         self.inputs.setdefault(0, {})[step] = hidden.to(self.wire_dtype).contiguous()
         self.chunks.append((position, tokens))
         first = 0
+        started = time.perf_counter()
         for attempt in range(self.config.max_failovers + 1):
             try:
+                self._compute_ms = 0.0
                 output = await self._run(step, first)
+                self.timings.append(((time.perf_counter() - started) * 1e3, self._compute_ms))
                 break
             except PeerFailure as failure:
                 if attempt == self.config.max_failovers:
@@ -357,6 +363,7 @@ class SwarmRoute:
             digest = self.client.signer.digest(session_key(hop.session_id), step, input_hash, output_hash)
             if self.client.signer.recover(digest, signature) != hop.address:
                 raise PeerFailure(hop.peer_id, "its commitment is not signed by its address")
+        self._compute_ms += result.compute_ms
         self.evidence.append(StepEvidence(
             hop.peer_id, hop.address, hop.session_id, hop.hop.start, hop.hop.end, step, position,
             input_hash, output_hash, signature))

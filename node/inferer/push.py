@@ -77,8 +77,9 @@ class PushChannel:
                     future.set_exception(error)
             self._pending.clear()
 
-    async def push(self, message: StepRequest, tensor: runtime_pb2.Tensor) -> None:
-        """Send and wait for the ack; ``PushError`` if not accepted within the timeout."""
+    async def send(self, message: StepRequest, tensor: runtime_pb2.Tensor) -> asyncio.Future[None]:
+        """Queue the push on the stream now; the returned future resolves on the ack
+        (``PushError`` if refused, if the stream breaks, or after the timeout)."""
         try:
             out = await self._ensure_open()
         except Exception as exc:
@@ -89,12 +90,19 @@ class PushChannel:
         out.put_nowait(
             runtime_pb2.ExpertRequest(metadata=message.model_dump_json().encode(), tensors=[tensor])
         )
+        return future
+
+    async def wait_ack(self, message: StepRequest, future: asyncio.Future[None]) -> None:
         try:
             await asyncio.wait_for(future, self.timeout_s)
         except TimeoutError:
             raise PushError(f"{short_peer(self.peer_id)} did not accept a push in {self.timeout_s} s") from None
         finally:
-            self._pending.pop(key, None)
+            self._pending.pop((message.session_id, message.step), None)
+
+    async def push(self, message: StepRequest, tensor: runtime_pb2.Tensor) -> None:
+        """Send and wait for the ack; ``PushError`` if not accepted within the timeout."""
+        await self.wait_ack(message, await self.send(message, tensor))
 
     async def close(self) -> None:
         if self._out is not None:

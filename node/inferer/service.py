@@ -265,7 +265,7 @@ class SpanService:
         proto = encode_tensor(output)
         pushed = False
         if item.next:  # forward first: the next server is waiting for this
-            self._forward(session, item, proto, outbox)
+            await self._forward(item, proto, outbox)
             pushed = True
         # The input hash chains every input before this position (a replayed or repeated
         # step rolls the chain back with the cache).
@@ -289,23 +289,36 @@ class SpanService:
         self.stats.tokens += item.hidden.shape[1]
         self.stats.compute_s += compute_s
 
-    def _forward(self, session: Session, item: Inbound, proto: runtime_pb2.Tensor,
-                 outbox: asyncio.Queue[runtime_pb2.ExpertResponse | None]) -> None:
+    async def _forward(self, item: Inbound, proto: runtime_pb2.Tensor,
+                       outbox: asyncio.Queue[runtime_pb2.ExpertResponse | None]) -> None:
+        """Queue the push at once (and let the stream writer send it before anything
+        else runs); the ack is awaited in the background."""
         target, rest = item.next[0], item.next[1:]
         message = StepRequest(type="push", session_id=target.session_id, step=item.step,
                               position=item.position, next=rest)
+        channel = self.pushes.to(target.peer_id)
 
-        async def push() -> None:
+        def failed(exc: Exception) -> None:
+            self.stats.push_failures += 1
+            log.warning("push to %s failed: %s", short_peer(target.peer_id), exc)
+            outbox.put_nowait(pack_response(PushFailed(step=item.step, peer_id=target.peer_id,
+                                                       error=str(exc)[:2000])))
+
+        try:
+            ack = await channel.send(message, proto)
+        except PushError as exc:
+            failed(exc)
+            return
+
+        async def acknowledged() -> None:
             try:
-                await self.pushes.to(target.peer_id).push(message, proto)
+                await channel.wait_ack(message, ack)
                 self.stats.pushes += 1
             except PushError as exc:
-                self.stats.push_failures += 1
-                log.warning("push to %s failed: %s", short_peer(target.peer_id), exc)
-                outbox.put_nowait(pack_response(PushFailed(step=item.step, peer_id=target.peer_id,
-                                                           error=str(exc)[:2000])))
+                failed(exc)
 
-        asyncio.create_task(push())
+        asyncio.create_task(acknowledged())
+        await asyncio.sleep(0)  # the stream's writer task sends the push now
 
     # --- rpc_push --------------------------------------------------------------------------
     async def rpc_push(self, requests: AsyncIterator[runtime_pb2.ExpertRequest],

@@ -1,0 +1,229 @@
+"""Swarm benchmark (``helio bench swarm``): a real swarm of processes on loopback against
+the single-process engine, same dtype and torch thread count, measured side by side.
+
+- ``single_process_tokens_per_s`` / ``swarm_tokens_per_s``: greedy decode (head included)
+  through ``InProcessRoute`` over all blocks vs. a ``SwarmRoute`` over 3 inferer processes;
+  rounds alternate so both see the same machine load; the best round of each counts.
+- ``hop_overhead_ms``: per network hop (client → s1 → s2 → s3 → client), the step's wall
+  time at the client minus the compute the servers reported, divided by the hops.
+- ``concurrent_tokens_per_s``: K clients decoding at once (each its own route; the
+  servers batch them); the client head is skipped so the swarm, not the client, is measured.
+- ``ttft_ms``: a fresh route (plan, open 3 sessions, prefill a short chat prompt) to the
+  first token. ``failover_s``: kill the middle server mid-generation → the next token.
+- ``wan``: the same swarm behind delaying TCP relays (``node/swarm/delay.py``) at each
+  RTT: ``latency_ms`` per decode step, ``floor_ms`` = server compute + one-way latency of
+  each hop, ``ratio`` = latency / floor.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from node.bench.machine import machine_info
+from node.client import ClientModel
+from node.client.swarm_route import ClientConfig, SwarmClient, SwarmRoute
+from node.engine import InProcessRoute, Route, Span
+from node.swarm.delay import DelayRelay, free_port
+from node.swarm.local import LocalSwarm
+from node.swarm.peer import LoopThread
+
+PROMPT = [{"role": "user", "content": "Write a short poem about the sun and the sea."}]
+
+
+def bench_swarm(model_id: str = "smollm2-135m-instruct", dtype: str = "fp32", threads: int = 1,
+                tokens: int = 32, rounds: int = 2, inferers: int = 3,
+                wan_rtts: tuple[int, ...] = (25, 50, 100),
+                concurrency: tuple[int, ...] = (1, 4, 16)) -> dict[str, Any]:
+    from node.core.settings import Settings
+    from node.models.convert import convert_model
+
+    torch.set_num_threads(threads)
+    converted = convert_model(model_id, dtype, Settings().cache_dir, progress=False)
+    model_dir, n = converted.model_dir, converted.manifest.num_blocks
+    client_model = ClientModel(model_dir)
+    hidden = converted.manifest.hidden_size
+    ids = client_model.encode_chat(PROMPT)
+    bounds = [round(i * n / inferers) for i in range(inferers + 1)]
+    spans = list(zip(bounds, bounds[1:], strict=False))
+    result: dict[str, Any] = {
+        "model": model_id, "dtype": converted.manifest.dtype, "torch_threads": threads,
+        "inferers": inferers, "spans": [f"{a}:{b}" for a, b in spans], "decode_tokens": tokens,
+        "machine": machine_info(),
+    }
+    baseline = InProcessRoute([Span(model_dir, 0, n)])
+    with tempfile.TemporaryDirectory(prefix="helio-bench-swarm-") as tmp:
+        with LocalSwarm(model_dir, Path(tmp) / "loopback", threads=threads, refresh_s=10) as swarm:
+            swarm.start_bootstrap()
+            for span in [*spans, spans[len(spans) // 2]]:  # + a spare for the failover
+                swarm.start_inferer(span, wait=False)
+            swarm.wait_ready()
+            with SwarmClient(swarm.initial_peers) as client:
+                client.wait_for_coverage(model_id, n)
+                _decode(client_model, client.route(model_id, n, hidden), ids, 4)  # warm up
+                single, through_swarm, overheads = [], [], []
+                for _ in range(rounds):
+                    single.append(_decode(client_model, baseline, ids, tokens)[0])
+                    rate, route = _decode(client_model, client.route(model_id, n, hidden), ids, tokens)
+                    through_swarm.append(rate)
+                    decode = route.timings[1:]  # skip the prefill
+                    hops = len(route.peers) + 1
+                    overheads.append(statistics.median((w - c) / hops for w, c in decode))
+                result["single_process_tokens_per_s"] = round(max(single), 2)
+                result["swarm_tokens_per_s"] = round(max(through_swarm), 2)
+                result["ratio"] = round(max(through_swarm) / max(single), 3)
+                result["hop_overhead_ms"] = round(min(overheads), 3)
+                result["ttft_ms"] = round(_ttft(client, client_model, model_id, n, ids), 1)
+                result["concurrent_tokens_per_s"] = {
+                    str(k): round(_concurrent(client, client_model, model_id, n, ids, k, tokens), 2)
+                    for k in concurrency
+                }
+                result["failover_s"] = round(_failover(swarm, client, client_model, model_id, n, ids), 3)
+        if wan_rtts:
+            result["wan"] = _wan(model_dir, Path(tmp) / "wan", spans, threads, client_model,
+                                 model_id, n, ids, wan_rtts)
+    result["goals"] = {"ratio": ">= 0.8", "hop_overhead_ms": "<= 2", "ttft_ms": "<= 300",
+                       "wan.ratio": "<= 1.2"}
+    return result
+
+
+def _decode(client: ClientModel, route: Route, ids: list[int], steps: int) -> tuple[float, Any]:
+    """Greedy decode ``steps`` tokens after a prefill (stop tokens ignored): tokens/s."""
+    route.open(len(ids) + steps + 1)
+    try:
+        hidden = route.step(client.embed(torch.tensor([ids])))
+        token = int(torch.argmax(client.logits(hidden[:, -1:])[0, -1]))
+        started = time.perf_counter()
+        for _ in range(steps):
+            hidden = route.step(client.embed(torch.tensor([[token]])))
+            token = int(torch.argmax(client.logits(hidden)[0, -1]))
+        return steps / (time.perf_counter() - started), route
+    finally:
+        route.close()
+
+
+def _ttft(client: SwarmClient, model: ClientModel, model_id: str, n: int, ids: list[int],
+          repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        route = client.route(model_id, n, model.manifest.hidden_size)
+        route.open(len(ids) + 2)
+        try:
+            hidden = route.step(model.embed(torch.tensor([ids])))
+            int(torch.argmax(model.logits(hidden[:, -1:])[0, -1]))
+            times.append((time.perf_counter() - started) * 1e3)
+        finally:
+            route.close()
+    return statistics.median(times)
+
+
+def _concurrent(client: SwarmClient, model: ClientModel, model_id: str, n: int, ids: list[int],
+                k: int, steps: int) -> float:
+    """Aggregate decode tokens/s of ``k`` simultaneous sessions (no client head)."""
+    prompt = model.embed(torch.tensor([ids]))
+    token = model.embed(torch.tensor([[ids[-1]]]))
+    routes = [client.route(model_id, n, model.manifest.hidden_size) for _ in range(k)]
+    barrier = threading.Barrier(k + 1)
+    errors: list[BaseException] = []
+
+    def run(route: SwarmRoute) -> None:
+        try:
+            route.open(len(ids) + steps + 1)
+            route.step(prompt)
+            barrier.wait()
+            for _ in range(steps):
+                route.step(token)
+        except BaseException as exc:
+            errors.append(exc)
+            barrier.abort()
+        finally:
+            route.close()
+
+    workers = [threading.Thread(target=run, args=(r,)) for r in routes]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
+    return k * steps / (time.perf_counter() - started)
+
+
+def _failover(swarm: LocalSwarm, client: SwarmClient, model: ClientModel, model_id: str, n: int,
+              ids: list[int]) -> float:
+    """Kill the route's middle server after 4 tokens; seconds until the next token."""
+    route = client.route(model_id, n, model.manifest.hidden_size)
+    route.open(len(ids) + 12)
+    try:
+        hidden = route.step(model.embed(torch.tensor([ids])))
+        for index in range(10):
+            token = int(torch.argmax(model.logits(hidden[:, -1:])[0, -1]))
+            if index == 4:
+                victim = next(p for p in swarm.inferers if p.peer_id == route.peers[1][0])
+                killed_at = time.perf_counter()
+                swarm.kill(victim)
+                hidden = route.step(model.embed(torch.tensor([[token]])))
+                int(torch.argmax(model.logits(hidden)[0, -1]))
+                assert route.failovers == 1, "the kill did not cause a failover"
+                return time.perf_counter() - killed_at
+            hidden = route.step(model.embed(torch.tensor([[token]])))
+    finally:
+        route.close()
+    raise AssertionError("unreachable")
+
+
+def _wan(model_dir: Path, logs: Path, spans: list[tuple[int, int]], threads: int,
+         model: ClientModel, model_id: str, n: int, ids: list[int], rtts: tuple[int, ...]) -> dict[str, Any]:
+    """The same swarm, each inferer reachable only through a delaying relay."""
+    loop = LoopThread("bench-relays")
+    relays: list[DelayRelay] = []
+    out: dict[str, Any] = {}
+    try:
+        with LocalSwarm(model_dir, logs, threads=threads, refresh_s=10) as swarm:
+            swarm.start_bootstrap()
+            for span in spans:
+                port = free_port()
+                relay = loop.run(DelayRelay(target_port=port).start())
+                relays.append(relay)
+                swarm.start_inferer(span, wait=False, extra_args=[
+                    "--port", str(port), "--announce", f"/ip4/127.0.0.1/tcp/{relay.port}"])
+            swarm.wait_ready()
+            config = ClientConfig(step_timeout_s=60)
+            with SwarmClient(swarm.initial_peers, config=config) as client:
+                client.wait_for_coverage(model_id, n)
+                for rtt in rtts:
+                    _set_delay(loop, relays, rtt / 2)
+                    route = client.route(model_id, n, model.manifest.hidden_size)
+                    _decode(model, route, ids, 8)
+                    decode = route.timings[1:]
+                    hops = len(route.peers) + 1
+                    latency = statistics.median(w for w, _ in decode)
+                    floor = statistics.median(c for _, c in decode) + hops * rtt / 2
+                    out[str(rtt)] = {"latency_ms": round(latency, 1), "floor_ms": round(floor, 1),
+                                     "ratio": round(latency / floor, 3), "hops": hops}
+    finally:
+        for relay in relays:
+            loop.run(relay.close())
+        loop.stop()
+    return out
+
+
+def _set_delay(loop: LoopThread, relays: list[DelayRelay], one_way_ms: float) -> None:
+    def apply() -> None:
+        for relay in relays:
+            relay.delay_ms = one_way_ms
+
+    loop.loop.call_soon_threadsafe(apply)
+    time.sleep(0.05)
+
+
+__all__ = ["bench_swarm"]
