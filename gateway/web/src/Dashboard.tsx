@@ -41,6 +41,7 @@ export function Dashboard() {
         <article key={model.id} data-model={model.id}>
           <h2>{model.id} <small>{model.num_blocks} blocks · {model.servers.length} server(s) · {model.gaps.length ? `gaps: ${model.gaps.map(([a, b]) => `${a}–${b - 1}`).join(", ")}` : "fully covered"}</small></h2>
           <Coverage model={model} />
+          <p className="legend"><span className="gap" /> gap <span className="single" /> one server <span className="multi" /> several servers</p>
           <table>
             <thead>
               <tr><th>server</th><th>inferer</th><th>blocks</th><th>state</th><th>tok/s</th><th>energy</th><th>headroom</th><th>stake (HELIO)</th><th>reputation</th></tr>
