@@ -24,6 +24,7 @@ from gateway.detok import IncrementalDecoder, StopMatcher
 from gateway.errors import APIError
 from gateway.routes import ServedModel
 from node.client import SamplingParams, generate_tokens
+from node.core.errors import HeliomeshError
 from node.engine import Route
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,12 @@ class Engine:
                 item = await queue.get()
                 if item is _DONE:
                     break
+                if isinstance(item, APIError | ValueError):
+                    raise item
+                if isinstance(item, HeliomeshError):  # no route, a swarm failure, …
+                    raise APIError(503, f"the network could not run this request: {item}",
+                                   type="server_error", code="swarm_unavailable",
+                                   headers={"Retry-After": "10"}) from item
                 if isinstance(item, Exception):
                     raise item
                 count += 1

@@ -5,6 +5,7 @@ and contribution accounting credits each inferer's address for the blocks it ran
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from gwkit import MODEL, QUESTION
 
 from gateway.app import create_app
+from gateway.routes import ServedModel
 from gateway.server import GatewayServer
 from gateway.settings import GatewaySettings
 from gateway.state import build_gateway
@@ -24,6 +26,20 @@ from node.swarm.local import LocalSwarm
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
 
+ORPHAN = "nobody-serves-this"
+
+
+def _wait_for_coverage(client: SwarmClient, timeout: float = 90.0) -> None:
+    """The inferers are up; wait until their announcements are visible in the DHT."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        spans = {(r.start, r.end) for r in client.records(MODEL, 30).values()}
+        if {(0, 15), (15, 30)} <= spans:
+            return
+        time.sleep(1)
+    raise AssertionError(f"the DHT never showed both spans (saw {spans})")
+
+
 @pytest.fixture(scope="module")
 def swarm_gateway(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
     with LocalSwarm(smollm2_dir, tmp_path_factory.mktemp("swarm-logs"), refresh_s=5) as local:
@@ -32,8 +48,11 @@ def swarm_gateway(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         local.start_inferer((15, 30), dev_key=6, wait=False)
         local.wait_ready()
         with SwarmClient(local.initial_peers, config=ClientConfig(step_timeout_s=30)) as client:
+            _wait_for_coverage(client)
             served = swarm_served_model(client, MODEL, smollm2_dir)
-            gateway = build_gateway(GatewaySettings(), {MODEL: served})
+            # A model nobody serves, with SmolLM2's client part: the planner finds no route.
+            orphan = ServedModel(ORPHAN, served.client, lambda: client.route(ORPHAN, 30, 576), 30, [])
+            gateway = build_gateway(GatewaySettings(), {MODEL: served, ORPHAN: orphan})
             gateway.swarm_view = SwarmDhtView(client)
             with GatewayServer(create_app(gateway)) as server:
                 yield server.url, gateway
@@ -58,3 +77,15 @@ def test_dashboard_lists_the_inferers_from_the_dht(swarm_gateway) -> None:
     spans = sorted((s["start"], s["end"], s["address"]) for s in model["servers"])
     assert spans == [(0, 15, DEV_ACCOUNTS[5].address), (15, 30, DEV_ACCOUNTS[6].address)]
     assert model["gaps"] == []
+
+
+def test_no_route_is_503_in_openai_shape(swarm_gateway) -> None:
+    url, _ = swarm_gateway
+    body = {"model": ORPHAN, "messages": QUESTION, "max_tokens": 2}
+    r = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=120)
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    error = r.json()["error"]
+    assert error["code"] == "swarm_unavailable" and "no server covers" in error["message"]
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json={**body, "stream": True}, timeout=120) as s:
+        lines = [line for line in s.iter_lines() if line]
+    assert '"swarm_unavailable"' in lines[-2] and lines[-1] == "data: [DONE]"
