@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -18,8 +19,15 @@ from node.cli.swarm_common import (
     watch_parent,
 )
 
+if TYPE_CHECKING:
+    from node.swarm.peer import PeerConfig
+
 log = logging.getLogger("helio.bootstrap")
 
+AlsoListen = typer.Option(
+    [], "--also-listen",
+    help="another address to listen on (repeat), e.g. the relay side of a test namespace",
+)
 BOOTSTRAP_MARKER = "HELIO_BOOTSTRAP"  # one stdout line per multiaddr (LocalSwarm reads it)
 STATS_PERIOD_S = 60.0
 
@@ -29,19 +37,22 @@ def bootstrap(
     port: int = Port,
     peers: list[str] = InitialPeers,
     identity: str = typer.Option(None, "--identity", help="key file: keeps the peer id (and multiaddr) across restarts"),
+    also_listen: list[str] = AlsoListen,
 ) -> None:
     """Run a DHT bootstrap peer; prints its multiaddrs: give one to every inferer and client."""
     quiet_hivemind()
     watch_parent()
-    from node.swarm.peer import run
+    from node.swarm.peer import PeerConfig, run
 
-    run(_run(host, port, initial_peers(peers), identity))
+    run(_run(PeerConfig(host=host, port=port, initial_peers=initial_peers(peers),
+                        identity_path=identity, extra_hosts=also_listen,
+                        relay_service=True)))
 
 
-async def _run(host: str, port: int, peers: list[str], identity: str | None) -> None:
-    from node.swarm.peer import PeerConfig, start_peer
+async def _run(config: PeerConfig) -> None:
+    from node.swarm.peer import start_peer
 
-    peer = await start_peer(PeerConfig(host=host, port=port, initial_peers=peers, identity_path=identity))
+    peer = await start_peer(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

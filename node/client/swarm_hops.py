@@ -51,7 +51,8 @@ class HopStream:
         return self.hop.peer_id
 
     def as_next(self) -> NextHop:
-        return NextHop(peer_id=self.hop.peer_id, session_id=self.session_id)
+        return NextHop(peer_id=self.hop.peer_id, session_id=self.session_id,
+                       maddrs=list(self.hop.maddrs[:4]))
 
     async def open(
         self, p2p: P2P, model_id: str, max_length: int, wire_dtype: str, timeout_s: float

@@ -138,29 +138,30 @@ class SwarmClient:
         self._records.clear()  # look again: the swarm changed
         log.warning("banned %s for %.0f s: %s", short_peer(peer_id), seconds, reason)
 
-    async def rtts(self, peers: list[str]) -> dict[str, float]:
+    async def rtts(self, records: list[ServerRecord]) -> dict[str, float]:
         now = time.monotonic()
-        stale = [p for p in peers if p not in self._rtts or now - self._rtts[p][1] > self.config.rtt_ttl_s]
+        stale = [r for r in records
+                 if r.peer_id not in self._rtts or now - self._rtts[r.peer_id][1] > self.config.rtt_ttl_s]
         if stale:
-            await asyncio.gather(*(self._ping(p) for p in stale[:32]))
-        return {p: self._rtts[p][0] for p in peers if p in self._rtts}
+            await asyncio.gather(*(self._ping(r) for r in stale[:32]))
+        return {r.peer_id: self._rtts[r.peer_id][0] for r in records if r.peer_id in self._rtts}
 
-    async def _ping(self, peer_id: str) -> None:
+    async def _ping(self, record: ServerRecord) -> None:
+        await self.peer.connect(record.peer_id, record.maddrs, self.config.ping_timeout_s)
         started = time.perf_counter()
         try:
             await asyncio.wait_for(self.peer.p2p.call_protobuf_handler(
-                PeerID.from_base58(peer_id), INFO_HANDLER, runtime_pb2.ExpertRequest(),
+                PeerID.from_base58(record.peer_id), INFO_HANDLER, runtime_pb2.ExpertRequest(),
                 runtime_pb2.ExpertResponse), self.config.ping_timeout_s)
         except Exception:
             return  # unmeasured: the planner assumes its default
-        self._rtts[peer_id] = ((time.perf_counter() - started) * 1e3, time.monotonic())
+        self._rtts[record.peer_id] = ((time.perf_counter() - started) * 1e3, time.monotonic())
 
     async def plan(self, model_id: str, num_blocks: int, start: int, end: int, *,
                    max_length: int, previous: str | None = None) -> list[Hop]:
         records = await self.fetch(model_id, num_blocks)
         banned = self.banned()
-        candidates = [r.peer_id for r in records.values() if r.peer_id not in banned]
-        rtts = await self.rtts(candidates)
+        rtts = await self.rtts([r for r in records.values() if r.peer_id not in banned])
         return await asyncio.to_thread(
             self.planner.plan, records.values(), model_id, start, end, banned=banned,
             max_length=max_length, rtts_ms=rtts, previous=previous,
@@ -258,6 +259,7 @@ class SwarmRoute:
                          f"{self.config.max_failovers + 1} attempts")
 
     async def _open_hops(self, hops: list[Hop]) -> list[HopStream]:
+        await asyncio.gather(*(self.client.peer.connect(h.peer_id, list(h.maddrs)) for h in hops))
         streams = [HopStream(hop) for hop in hops]
         results = await asyncio.gather(
             *(s.open(self.client.peer.p2p, self.model_id, self.max_length, self.config.wire_dtype,

@@ -16,6 +16,7 @@ from hivemind.p2p import P2P, PeerID
 from hivemind.proto import runtime_pb2
 
 from node.swarm.errors import SwarmError, short_peer
+from node.swarm.peer import connect
 from node.swarm.wire import StepRequest, unpack_ack
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class PushChannel:
     def __init__(self, p2p: P2P, peer_id: str, timeout_s: float) -> None:
         self.p2p = p2p
         self.peer_id = peer_id
+        self.maddrs: list[str] = []  # from the client's NextHop: how to dial the next server
         self.timeout_s = timeout_s
         self._out: asyncio.Queue[runtime_pb2.ExpertRequest | None] | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -42,6 +44,7 @@ class PushChannel:
             if self._out is not None and self._reader is not None and not self._reader.done():
                 return self._out
             out: asyncio.Queue[runtime_pb2.ExpertRequest | None] = asyncio.Queue()
+            await connect(self.p2p, self.peer_id, self.maddrs, self.timeout_s)
 
             async def requests() -> AsyncIterator[runtime_pb2.ExpertRequest]:
                 while (item := await out.get()) is not None:
@@ -119,10 +122,13 @@ class PushChannels:
         self.timeout_s = timeout_s
         self._channels: dict[str, PushChannel] = {}
 
-    def to(self, peer_id: str) -> PushChannel:
+    def to(self, peer_id: str, maddrs: list[str] | None = None) -> PushChannel:
         if peer_id not in self._channels:
             self._channels[peer_id] = PushChannel(self.p2p, peer_id, self.timeout_s)
-        return self._channels[peer_id]
+        channel = self._channels[peer_id]
+        if maddrs:
+            channel.maddrs = maddrs
+        return channel
 
     async def close(self) -> None:
         for channel in self._channels.values():

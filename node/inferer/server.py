@@ -56,6 +56,7 @@ class InfererServer:
         self.blocks: tuple[int, int] | None = None
         self.throughput = 0.0
         self.pings: dict[str, float] = {}
+        self.maddrs: list[str] = []
         self.signer = CommitmentSigner(default_domain())
         self.chain: Any = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -239,12 +240,14 @@ class InfererServer:
             sessions=len(service.sessions) if service else 0, dtype=self.manifest.dtype,
             software_version=software_version(), relayed=self.config.relayed,
             region=self.config.region, pings=dict(list(self.pings.items())[:32]),
-            timestamp=get_dht_time(),
+            maddrs=self.maddrs[:8], timestamp=get_dht_time(),
         )
 
     async def announce(self, ttl: float | None = None) -> None:
         if self.peer is None or self.blocks is None:
             return
+        with contextlib.suppress(Exception):  # a relay reservation adds circuit addresses
+            self.maddrs = await self.peer.maddrs()
         value = sign_record(self.record(), self.config.private_key)
         ok = await self.peer.dht.announce(self.model_id, range(*self.blocks), self.peer.peer_id,
                                           value, ttl or 2 * self.config.refresh_s)

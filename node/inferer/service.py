@@ -296,7 +296,7 @@ class SpanService:
         target, rest = item.next[0], item.next[1:]
         message = StepRequest(type="push", session_id=target.session_id, step=item.step,
                               position=item.position, next=rest)
-        channel = self.pushes.to(target.peer_id)
+        channel = self.pushes.to(target.peer_id, target.maddrs)
 
         def failed(exc: Exception) -> None:
             self.stats.push_failures += 1

@@ -39,6 +39,7 @@ class Hop:
     start: int
     end: int
     address: str
+    maddrs: tuple[str, ...] = ()  # where to dial it (from its record)
 
 
 @dataclass
@@ -114,7 +115,8 @@ class RoutePlanner:
                     state = (target, server.peer_id)
                     if cost + step < best.get(state, float("inf")):
                         best[state] = cost + step
-                        parent[state] = ((block, prev), Hop(server.peer_id, block, target, server.address))
+                        parent[state] = ((block, prev), Hop(server.peer_id, block, target, server.address,
+                                                            tuple(server.maddrs)))
                         heapq.heappush(heap, (cost + step, next(counter), target, server.peer_id))
         if finished is None:
             raise MissingBlocksError(model_id, self._uncovered(servers, start, end),

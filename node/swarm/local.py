@@ -46,6 +46,7 @@ class SwarmProcess:
     peer_id: str = ""
     blocks: tuple[int, int] | None = None
     maddrs: list[str] = field(default_factory=list)
+    netns: str | None = None
 
     @property
     def alive(self) -> bool:
@@ -79,8 +80,11 @@ class LocalSwarm:
             raise LocalSwarmError("start_bootstrap() first")
         return list(self.bootstrap.maddrs)
 
-    def start_bootstrap(self, timeout: float = 60.0) -> list[str]:
-        proc = SwarmProcess("bootstrap", ["bootstrap"], self.log_dir / "bootstrap.log")
+    def start_bootstrap(self, timeout: float = 60.0, also_listen: list[str] | None = None) -> list[str]:
+        args = ["bootstrap"]
+        for host in also_listen or []:
+            args += ["--also-listen", host]
+        proc = SwarmProcess("bootstrap", args, self.log_dir / "bootstrap.log")
         self._spawn(proc)
         self._wait(proc, timeout)
         self.bootstrap = proc
@@ -88,7 +92,9 @@ class LocalSwarm:
 
     def start_inferer(self, blocks: tuple[int, int] | None, *, name: str | None = None,
                       dev_key: int | None = None, extra_args: list[str] | None = None,
-                      wait: bool = True, timeout: float = DEFAULT_START_TIMEOUT_S) -> SwarmProcess:
+                      wait: bool = True, timeout: float = DEFAULT_START_TIMEOUT_S,
+                      netns: str | None = None) -> SwarmProcess:
+        """``netns``: run it inside that network namespace (``ip netns exec``; tests only)."""
         name = name or f"inferer{len(self.inferers)}"
         args = ["node", "serve", "--model-dir", str(self.model_dir),
                 "--blocks", f"{blocks[0]}:{blocks[1]}" if blocks else "auto",
@@ -100,7 +106,7 @@ class LocalSwarm:
         if self.rpc_url:
             args += ["--rpc-url", self.rpc_url, "--network", self.network]
         args += extra_args or []
-        proc = SwarmProcess(name, args, self.log_dir / f"{name}.log")
+        proc = SwarmProcess(name, args, self.log_dir / f"{name}.log", netns=netns)
         self._spawn(proc)
         self.inferers.append(proc)
         if wait:
@@ -135,8 +141,9 @@ class LocalSwarm:
         log_file.write(f"--- {time.strftime('%H:%M:%S')} {' '.join(proc.args)}\n")
         log_file.flush()
         try:
+            prefix = ["ip", "netns", "exec", proc.netns] if proc.netns else []
             proc.popen = subprocess.Popen(
-                [sys.executable, "-m", "node.cli.main", *proc.args],
+                [*prefix, sys.executable, "-m", "node.cli.main", *proc.args],
                 stdout=subprocess.PIPE, stderr=log_file, stdin=subprocess.DEVNULL, text=True,
                 cwd=PROJECT_ROOT, env=env, start_new_session=True,
             )

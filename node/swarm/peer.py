@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from hivemind.dht.node import DHTNode
-from hivemind.p2p import P2P
+from hivemind.p2p import P2P, PeerID
 from hivemind.utils.multiaddr import Multiaddr
 
 from node.core.errors import ConfigError
@@ -33,10 +33,12 @@ DHT_WAIT_TIMEOUT_S = 5.0  # one DHT RPC to an unresponsive peer
 class PeerConfig:
     host: str = "127.0.0.1"  # listen address; loopback by default
     port: int = 0  # 0 = any free port
+    extra_hosts: list[str] = field(default_factory=list)  # also listen here (e.g. a veth address)
     initial_peers: list[str] = field(default_factory=list)  # bootstrap multiaddrs
     announce: list[str] = field(default_factory=list)  # what others dial, if not host:port
     client_mode: bool = False  # read the DHT only (clients, `helio status`)
     use_auto_relay: bool = False  # behind NAT: reserve a slot on a relay and be reached through it
+    relay_service: bool = False  # offer relay slots to others (the bootstrap does)
     trusted_relays: list[str] = field(default_factory=list)  # relays to use (default: bootstrap peers)
     identity_path: str | None = None  # keeps the peer id across restarts
 
@@ -63,7 +65,10 @@ class Peer:
         return str(self.p2p.peer_id)
 
     async def maddrs(self) -> list[str]:
-        return [str(m) for m in await self.p2p.get_visible_maddrs()]
+        return [str(m) for m in await self.p2p.get_visible_maddrs(latest=True)]
+
+    async def connect(self, peer_id: str, maddrs: list[str], timeout: float = 5.0) -> bool:
+        return await connect(self.p2p, peer_id, maddrs, timeout)
 
     async def shutdown(self) -> None:
         try:
@@ -72,15 +77,36 @@ class Peer:
             await self.p2p.shutdown()
 
 
+async def connect(p2p: P2P, peer_id: str, maddrs: list[str], timeout: float = 5.0) -> bool:
+    """Tell our daemon where ``peer_id`` is and connect (a relayed peer is reachable only
+    at its circuit address, which only its record says). False if that failed; the
+    caller's own call to the peer then reports why."""
+    if not maddrs:
+        return False
+    try:
+        # hivemind 1.1.12's P2P has no public connect(); its daemon client does.
+        suffix = f"/p2p/{peer_id}"  # the daemon wants addresses without the peer's own id
+        addrs = [Multiaddr(m.removesuffix(suffix)) for m in maddrs]
+        await asyncio.wait_for(p2p._client.connect(PeerID.from_base58(peer_id), addrs), timeout)
+    except Exception as exc:
+        log.debug("connect to %s via %s failed: %s", peer_id, maddrs, exc)
+        return False
+    return True
+
+
 async def start_peer(config: PeerConfig) -> Peer:
-    ip = "ip6" if ":" in config.host else "ip4"
+    hosts = [config.host, *config.extra_hosts]
     p2p = await P2P.create(
         initial_peers=config.initial_peers or None,
-        host_maddrs=[f"/{ip}/{config.host}/tcp/{config.port}"],
+        host_maddrs=[f"/{'ip6' if ':' in h else 'ip4'}/{h}/tcp/{config.port}" for h in hosts],
         announce_maddrs=config.announce or None,
         auto_nat=False,
         nat_port_map=False,
         use_auto_relay=config.use_auto_relay,
+        # libp2p serves relay slots only when it believes it is public, and looks for a
+        # relay only when it believes it is private; without AutoNAT we say which.
+        force_reachability="private" if config.use_auto_relay else (
+            "public" if config.relay_service else None),
         trusted_relays=config.trusted_relays or None,
         identity_path=config.identity_path,
         startup_timeout=P2P_STARTUP_TIMEOUT_S,

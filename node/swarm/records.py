@@ -28,6 +28,7 @@ MAX_BLOCKS = 4096  # no model has more blocks; bounds every block index a peer s
 MAX_RECORD_BYTES = 8192  # a signed record is ≈ 700 bytes; anything far larger is refused
 PEER_ID_PATTERN = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{40,64}$")  # base58 multihash
 MAX_PINGS = 32
+MAX_MADDRS = 8
 
 
 def software_version() -> str:
@@ -69,6 +70,10 @@ class ServerRecord(BaseModel):
     pings: dict[str, float] = Field(
         default_factory=dict, description="measured RTT (ms) to servers after this one"
     )
+    maddrs: list[str] = Field(
+        default_factory=list, max_length=MAX_MADDRS,
+        description="multiaddrs to dial it at (relay circuit addresses included)",
+    )
     timestamp: float = Field(gt=0, description="DHT time when signed")
 
     @field_validator("model_id")
@@ -93,6 +98,13 @@ class ServerRecord(BaseModel):
                 raise ValueError(f"bad ping entry {peer!r}: {rtt!r}")
         return pings
 
+    @field_validator("maddrs")
+    @classmethod
+    def _maddrs(cls, maddrs: list[str]) -> list[str]:
+        for maddr in maddrs:
+            check_maddr(maddr)
+        return maddrs
+
     @model_validator(mode="after")
     def _span(self) -> ServerRecord:
         if self.end <= self.start:
@@ -106,6 +118,19 @@ class ServerRecord(BaseModel):
     def canonical(self) -> bytes:
         """The bytes that get signed: sorted-key JSON without spaces."""
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+
+
+def check_maddr(maddr: str) -> str:
+    """A multiaddr of at most 256 characters, or ``ValueError``."""
+    from hivemind.utils.multiaddr import Multiaddr
+
+    if len(maddr) > 256:
+        raise ValueError("multiaddr longer than 256 characters")
+    try:
+        Multiaddr(maddr)
+    except Exception:
+        raise ValueError(f"not a multiaddr: {maddr[:80]!r}") from None
+    return maddr
 
 
 def sign_record(record: ServerRecord, private_key: str | bytes) -> bytes:

@@ -22,10 +22,10 @@ from typing import Annotated, Any, Literal
 
 import torch
 from hivemind.proto import runtime_pb2
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from node.swarm.errors import ProtocolError
-from node.swarm.records import MAX_BLOCKS, PEER_ID_PATTERN
+from node.swarm.records import MAX_BLOCKS, PEER_ID_PATTERN, check_maddr
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # hivemind's per-message cap
 MAX_TENSOR_BYTES = MAX_MESSAGE_BYTES - 64 * 1024  # room for metadata and framing
@@ -54,6 +54,12 @@ class NextHop(_Message):
 
     peer_id: PeerIdStr
     session_id: SessionId
+    maddrs: list[str] = Field(default_factory=list, max_length=4)  # how to dial it (from its record)
+
+    @field_validator("maddrs")
+    @classmethod
+    def _maddrs(cls, maddrs: list[str]) -> list[str]:
+        return [check_maddr(m) for m in maddrs]
 
 
 class OpenRequest(_Message):

@@ -71,7 +71,8 @@ def test_parse_record_rejects_malformed_values(value: object) -> None:
     "fields",
     [{"start": 5, "end": 5}, {"throughput": -1.0}, {"cache_tokens_left": -3},
      {"peer_id": "not-a-peer"}, {"address": "0xabc"}, {"state": "dancing"},
-     {"model_id": "Bad.Model"}, {"pings": {"nope": 1.0}}, {"end": 5000}],
+     {"model_id": "Bad.Model"}, {"pings": {"nope": 1.0}}, {"end": 5000},
+     {"maddrs": ["not/a/multiaddr"]}, {"maddrs": ["/ip4/127.0.0.1/tcp/1"] * 9}],
 )
 def test_record_schema_rejects_out_of_range(make_record: Any, fields: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
