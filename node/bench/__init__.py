@@ -5,6 +5,7 @@ that return a dict of numbers, and ``node/cli/bench.py`` turns them into command
 - ``convert``  model conversion time and cache size per dtype (foundation)
 - ``ipfs``     publish time, span fetch MB/s over loopback, cold start from a manifest CID
 - ``chain``    gas per contract call on a fresh anvil with the whole contract suite
+- ``engine``   spans vs. plain transformers, batching, int8/int4 weights, wire codecs
 
 With ``--json`` a benchmark prints one JSON object as its last line of stdout; the
 numbers, their machine and their baseline go into docs/benchmarks.md.

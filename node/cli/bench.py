@@ -70,3 +70,24 @@ def swarm(
 
     rtts = tuple(int(r) for r in wan.split(",") if r.strip())
     report(bench_swarm(model_id, threads=threads, tokens=tokens, wan_rtts=rtts), as_json)
+
+
+@app.command()
+def engine(
+    model_id: str = typer.Option("smollm2-135m-instruct", "--model", help="model to run"),
+    dtype: str = typer.Option("fp32", "--dtype", help="fp32, bf16 or fp16"),
+    threads: int = typer.Option(2, "--threads", help="torch threads (both sides)"),
+    new_tokens: int = typer.Option(64, "--new-tokens", help="tokens generated per measurement"),
+    repeats: int = typer.Option(3, "--repeats", help="interleaved runs per side (medians)"),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Spans vs. plain transformers generate; batching; int8/int4; wire codecs."""
+    from node.bench.engine import bench_engine
+    from node.core.settings import Settings
+    from node.models.convert import convert_model
+
+    converted = convert_model(model_id, dtype, Settings().cache_dir, progress=not as_json)
+    report(
+        bench_engine(model_id, converted.model_dir, threads=threads, new_tokens=new_tokens, repeats=repeats),
+        as_json,
+    )

@@ -1,15 +1,21 @@
 """Weight quantization of a span's linear layers, on the CPU paths torch ships.
 
-- ``int8``: torch's dynamic quantization (fbgemm): int8 weights with a scale per
-  output channel, activations quantized per step on the fly. Needs no calibration
-  data (the activation scale is measured at run time). Fastest CPU path here.
-- ``int4``: 4-bit weights in groups of 32 input values (asymmetric: a scale and a zero
-  per group) through ``aten._weight_int4pack_mm_for_cpu``; activations stay float.
-  Also calibration-free (min/max per group). It quarters weight memory but the CPU
-  kernel is slower than fp32 matmul on small models: see docs/benchmarks.md.
+- ``int8``: weight-only int8, one scale per output channel (symmetric); activations stay
+  float: y = (x · W_int8ᵀ) × scale. Keeps quality and a quarter of the weight memory,
+  but torch has no fast CPU kernel for it at decode sizes: slower than fp32 here.
+- ``int8-dynamic``: torch's dynamic quantization (fbgemm): int8 weights per channel and
+  activations quantized per tensor on the fly. The fast one, but a per-tensor
+  activation scale cannot hold the outlier channels of small Llama-style models
+  (SmolLM2's down_proj inputs), so quality drops a lot: measure before serving it.
+- ``int4``: 4-bit weights in groups of 32 (a scale and a minimum per group) through
+  ``aten._weight_int4pack_mm_for_cpu``. Lossless on SmolLM2, whose GGUF source is Q4_1
+  (the same grid: each group's min/max recovers it exactly), but the CPU kernel is
+  several times slower than fp32 matmul on a model this small.
 
-Quality is measured, not assumed: ``node/client/evaluate.py`` reports perplexity on
-real English text and top-1 agreement with fp32 (``helio bench engine``).
+None needs calibration data: scales come from the weights (and, for int8-dynamic, from
+each step's activations). Quality is measured, not assumed: ``helio bench engine``
+reports perplexity on real English text and top-1 agreement with fp32
+(``node/client/evaluate.py``); docs/benchmarks.md has the numbers.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from torch import nn
 
 from node.core.errors import ConfigError
 
-MODES = ("int8", "int4")
+MODES = ("int8", "int8-dynamic", "int4")
 INT4_GROUP = 32
 
 
@@ -34,18 +40,51 @@ def quantize_linears(module: nn.Module, mode: str) -> nn.Module:
         raise ConfigError(
             f"{mode} quantization starts from float32 weights; convert the model with --dtype fp32"
         )
-    if mode == "int8":
+    if mode == "int8-dynamic":
+        qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao.quantization deprecation notices
             torch.ao.quantization.quantize_dynamic(
-                module, {nn.Linear}, dtype=torch.qint8, inplace=True
+                module, {nn.Linear: qconfig}, dtype=torch.qint8, inplace=True
             )
         return module
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Linear) and child.in_features % INT4_GROUP == 0:
+            if not isinstance(child, nn.Linear):
+                continue
+            if mode == "int8":
+                setattr(parent, name, Int8Linear.from_linear(child))
+            elif child.in_features % INT4_GROUP == 0:
                 setattr(parent, name, Int4Linear.from_linear(child))
     return module
+
+
+class Int8Linear(nn.Module):
+    """y = (x Wᵀ) × scale + b with W stored as int8, one scale per output channel."""
+
+    def __init__(
+        self, weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None
+    ) -> None:
+        super().__init__()
+        self.in_features, self.out_features = weight.shape[1], weight.shape[0]
+        self.register_buffer("weight_int8", weight)
+        self.register_buffer("scale", scale)
+        self.bias = nn.Parameter(bias, requires_grad=False) if bias is not None else None
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear) -> Int8Linear:
+        weight = linear.weight.detach().float()
+        scale = weight.abs().amax(dim=1).clamp_min(1e-12) / 127
+        q = torch.round(weight / scale[:, None]).clamp(-127, 127).to(torch.int8)
+        bias = linear.bias.detach().clone() if linear.bias is not None else None
+        return cls(q, scale, bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.linear(x, self.weight_int8.to(x.dtype)) * self.scale.to(x.dtype)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}"
 
 
 class Int4Linear(nn.Module):

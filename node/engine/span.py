@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class Span(nn.Module):
     """Blocks ``[start, end)``; ``forward`` maps hidden states to hidden states.
 
-    ``quant``: ``None`` (the manifest's dtype), ``"int8"`` or ``"int4"`` (weights of the
+    ``quant``: ``None`` (the manifest's dtype), ``"int8"``, ``"int8-dynamic"`` or ``"int4"`` (weights of the
     linear layers; see ``node/engine/quant.py``).
     """
 

@@ -39,14 +39,14 @@ def test_int4_linear_matches_its_dequantized_weights() -> None:
     )  # never worse than one step per input
 
 
-@pytest.mark.parametrize("mode", ["int8", "int4"])
+@pytest.mark.parametrize("mode", ["int8", "int8-dynamic", "int4"])
 def test_quantized_span_runs_and_stays_close(mode: str, tiny_dirs: dict[str, Path]) -> None:
     model_dir = tiny_dirs["llama"]
     exact, quant = SpanHost(Span(model_dir, 0, 4)), SpanHost(Span(model_dir, 0, 4, quant=mode))
     kinds = {type(m).__name__ for m in quant.span.body.modules()}
-    assert ("Int4Linear" if mode == "int4" else "Linear") in kinds and not any(
-        type(m) is nn.Linear for m in quant.span.body.modules()
-    )
+    expected = {"int8": "Int8Linear", "int4": "Int4Linear", "int8-dynamic": "Linear"}[mode]
+    assert expected in kinds
+    assert not any(type(m) is nn.Linear for m in quant.span.body.modules())
     hidden = torch.randn(1, 6, 64, generator=torch.Generator().manual_seed(1))
     for host in (exact, quant):
         host.open("s", 16)
