@@ -23,6 +23,7 @@ app = typer.Typer(help="Run an inferer.", no_args_is_help=True)
 log = logging.getLogger("helio.node")
 
 ModelDir = typer.Option(None, "--model-dir", help="a converted model directory instead")
+IpfsPeers = typer.Option([], "--ipfs-peer", help="IPFS multiaddr (…/p2p/<id>) to fetch weights from first; repeat")
 Announce = typer.Option(
     [], "--announce",
     help="multiaddr others should dial (e.g. a relay or a proxy in front of this peer)",
@@ -51,6 +52,8 @@ def serve(
     region: str = typer.Option("", "--region", help="announced region"),
     auto_relay: bool = typer.Option(False, "--auto-relay", help="not reachable from outside: serve through a relay (bootstrap peers relay)"),
     throughput: float = typer.Option(None, "--throughput", help="announce this tokens/s instead of measuring"),
+    manifest_cid: str = typer.Option(None, "--manifest-cid", help="fetch only this span's files over IPFS (needs --blocks a:b)"),
+    ipfs_peers: list[str] = IpfsPeers,
 ) -> None:
     """Serve blocks of a model: load them, announce them in the DHT, answer sessions."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
@@ -65,6 +68,9 @@ def serve(
 
     torch.set_num_threads(threads)
     key = _key(private_key, dev_key)
+    store = None
+    if manifest_cid:
+        store, model_dir = _fetch_span(manifest_cid, parse_blocks(blocks), ipfs_peers)
     config = InfererConfig(
         model_dir=resolve_model_dir(model, model_dir, dtype),
         blocks=parse_blocks(blocks),
@@ -82,7 +88,31 @@ def serve(
         throughput_override=throughput,
     )
     log.info("inferer %s, model %s, blocks %s", Account.from_key(key).address, config.model_dir, blocks)
-    run(run_server(config))
+    try:
+        run(run_server(config))
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _fetch_span(manifest_cid: str, blocks: tuple[int, int] | None, peers: list[str]) -> tuple[object, Path]:
+    """Fetch (or reuse) exactly this span's files by manifest CID; the embedded IPFS node
+    keeps seeding them while the inferer serves."""
+    if blocks is None:
+        raise ConfigError("--manifest-cid needs explicit --blocks a:b (auto needs the whole manifest first)")
+    from node.core.settings import Settings
+    from node.ipfs import fetch_span, open_store
+
+    settings = Settings()
+    # one Kubo repo per span on this machine (two processes cannot share a repo)
+    store = open_store("embedded", data_dir=settings.cache_dir / f"ipfs-inferer-{blocks[0]}-{blocks[1]}")
+    try:
+        model_dir = fetch_span(manifest_cid, blocks[0], blocks[1], store, settings.cache_dir, peers=peers)
+    except BaseException:
+        store.close()
+        raise
+    log.info("fetched blocks %d:%d of %s over IPFS into %s", *blocks, manifest_cid, model_dir)
+    return store, model_dir
 
 
 def _key(private_key: str | None, dev_key: int | None) -> str:
