@@ -61,7 +61,7 @@ def chain(as_json: bool = JsonFlag) -> None:
 def swarm(
     model_id: str = typer.Option("smollm2-135m-instruct", "--model", help="model to serve"),
     threads: int = typer.Option(1, "--threads", help="torch threads per process (1 is fair on 2 cores)"),
-    tokens: int = typer.Option(32, "--tokens", help="decode tokens per measurement"),
+    tokens: int = typer.Option(24, "--tokens", help="decode tokens per measurement"),
     wan: str = typer.Option("25,50,100", "--wan", help="RTTs (ms) for the relayed-swarm runs; empty: skip"),
     as_json: bool = JsonFlag,
 ) -> None:
