@@ -83,13 +83,22 @@ def _chain_facts(gateway: Gateway, address: str) -> dict[str, Any]:
     return facts
 
 
+def _view_for(gateway: Gateway, model: ServedModel) -> SwarmView:
+    if gateway.swarm_view is not None:
+        return gateway.swarm_view  # type: ignore[no-any-return]
+    if model.swarm is not None:
+        from gateway.swarm import SwarmDhtView
+
+        return SwarmDhtView(model.swarm)
+    return LocalSwarmView()
+
+
 def snapshot(gateway: Gateway, view: SwarmView | None = None) -> dict[str, Any]:
-    view = view or getattr(gateway, "swarm_view", None) or LocalSwarmView()
     facts: dict[str, dict[str, Any]] = {}
     models = []
     for model_id in gateway.served_ids():
         model = gateway.models[model_id]
-        servers = view.servers(gateway, model)
+        servers = (view or _view_for(gateway, model)).servers(gateway, model)
         for s in servers:
             addr = s["address"]
             if addr not in facts:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from node.client import ClientModel
 from node.engine import InProcessRoute, Route, Span
@@ -42,6 +43,7 @@ class ServedModel:
     num_blocks: int
     spans: list[SpanInfo] = field(default_factory=list)
     created: int = field(default_factory=lambda: int(time.time()))
+    swarm: Any = None  # the SwarmClient its routes use: the dashboard reads its DHT records
 
     def encode_prompt(self, text: str) -> list[int]:
         return list(self.client.tokenizer.encode(text))

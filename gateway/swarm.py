@@ -19,7 +19,8 @@ def swarm_served_model(client: SwarmClient, model_id: str, model_dir: Path) -> S
     """``model_id`` served through the swarm: each generation opens a fresh ``SwarmRoute``."""
     local = ClientModel(model_dir)
     num_blocks, hidden = local.manifest.num_blocks, int(local.config.hidden_size)
-    return ServedModel(model_id, local, lambda: client.route(model_id, num_blocks, hidden), num_blocks, [])
+    return ServedModel(model_id, local, lambda: client.route(model_id, num_blocks, hidden), num_blocks, [],
+                       swarm=client)
 
 
 class SwarmDhtView:

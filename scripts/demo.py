@@ -104,7 +104,8 @@ def start_swarm(stack: contextlib.ExitStack, model_dir: Path, rpc_url: str, w3: 
     records = sorted(client.records(DEMO_MODEL, n).values(), key=lambda r: r.start)
     spans = [SpanInfo(r.peer_id, r.start, r.end, r.state.value, r.address) for r in records]
     hidden = model.manifest.hidden_size
-    return ServedModel(DEMO_MODEL, model, lambda: client.route(DEMO_MODEL, n, hidden), n, spans)
+    return ServedModel(DEMO_MODEL, model, lambda: client.route(DEMO_MODEL, n, hidden), n, spans,
+                       swarm=client)  # the dashboard reads the live DHT records
 
 
 def main(

@@ -18,7 +18,7 @@ from gateway.routes import ServedModel
 from gateway.server import GatewayServer
 from gateway.settings import GatewaySettings
 from gateway.state import build_gateway
-from gateway.swarm import SwarmDhtView, swarm_served_model
+from gateway.swarm import swarm_served_model
 from node.chain.devkeys import DEV_ACCOUNTS
 from node.client.swarm_route import ClientConfig, SwarmClient
 from node.swarm.local import LocalSwarm
@@ -53,7 +53,6 @@ def swarm_gateway(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
             # A model nobody serves, with SmolLM2's client part: the planner finds no route.
             orphan = ServedModel(ORPHAN, served.client, lambda: client.route(ORPHAN, 30, 576), 30, [])
             gateway = build_gateway(GatewaySettings(), {MODEL: served, ORPHAN: orphan})
-            gateway.swarm_view = SwarmDhtView(client)
             with GatewayServer(create_app(gateway)) as server:
                 yield server.url, gateway
 
