@@ -81,6 +81,7 @@ bench: setup ## run the benchmarks and print their JSON
 	.venv/bin/helio bench ipfs --json
 	.venv/bin/helio bench chain --json
 	.venv/bin/helio bench engine --json
+	.venv/bin/helio bench swarm --json
 	.venv/bin/helio bench gateway --json
 
 lock: ## re-resolve requirements.in into requirements.lock (needs network)
