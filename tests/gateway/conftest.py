@@ -55,3 +55,40 @@ def start_gateway(served: ServedModel) -> Iterator[Callable[..., Running]]:
 @pytest.fixture
 def gw(start_gateway: Callable[..., Running]) -> Running:
     return start_gateway()
+
+
+@pytest.fixture(scope="session")
+def web_dist() -> Path:
+    """The built web app; skips browser tests where Chromium or the npm deps are missing."""
+    import os
+    import subprocess
+
+    from gwkit import WEB
+
+    chromium = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+    if not chromium.exists():
+        pytest.skip(f"{chromium} is missing: `make test` installs Debian's chromium first")
+    if not (WEB / "node_modules" / "playwright-core").is_dir():
+        pytest.skip("gateway/web/node_modules is missing: run `make setup`")
+    if not (WEB / "dist" / "index.html").is_file():
+        subprocess.run(["npm", "run", "build"], cwd=WEB, check=True, capture_output=True, timeout=300)
+    return WEB / "dist"
+
+
+@pytest.fixture
+def artifacts() -> Callable[[str], Path]:
+    """``artifacts(case)``: a fresh folder for a test's screenshots."""
+    import os
+    import shutil
+
+    from node.core.settings import Settings
+
+    root = Path(os.environ.get("HELIO_TEST_ARTIFACTS") or Settings().cache_dir / "test-artifacts")
+
+    def folder(case: str) -> Path:
+        where = root / "gateway" / case
+        shutil.rmtree(where, ignore_errors=True)
+        where.mkdir(parents=True)
+        return where
+
+    return folder

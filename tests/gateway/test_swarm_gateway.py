@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gwkit import MODEL, QUESTION
+from gwkit import MODEL, QUESTION, WEB
 
 from gateway.app import create_app
 from gateway.routes import ServedModel
@@ -53,7 +53,8 @@ def swarm_gateway(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
             # A model nobody serves, with SmolLM2's client part: the planner finds no route.
             orphan = ServedModel(ORPHAN, served.client, lambda: client.route(ORPHAN, 30, 576), 30, [])
             gateway = build_gateway(GatewaySettings(), {MODEL: served, ORPHAN: orphan})
-            with GatewayServer(create_app(gateway)) as server:
+            dist = WEB / "dist"  # served if built; the browser test skips otherwise
+            with GatewayServer(create_app(gateway, web_dist=dist if (dist / "index.html").is_file() else None)) as server:
                 yield server.url, gateway
 
 
@@ -88,3 +89,19 @@ def test_no_route_is_503_in_openai_shape(swarm_gateway) -> None:
     with httpx.stream("POST", f"{url}/v1/chat/completions", json={**body, "stream": True}, timeout=120) as s:
         lines = [line for line in s.iter_lines() if line]
     assert '"swarm_unavailable"' in lines[-2] and lines[-1] == "data: [DONE]"
+
+
+def test_browser_dashboard_shows_the_swarm_inferers(swarm_gateway, web_dist, artifacts) -> None:
+    """Headless Chromium: a chat answer streamed through the swarm, and the dashboard
+    listing both inferer processes with their blocks (as in `make demo`)."""
+    from test_web import browse
+
+    url, _ = swarm_gateway
+    where = artifacts("swarm")
+    seen = browse(url, where)
+    assert "Paris" in seen["answer"] and seen["partial_states"] >= 2
+    shown = seen["models"][MODEL]
+    assert sorted(shown["servers"]) == ["0–14", "15–29"]
+    assert (shown["blocks"], shown["gap_blocks"]) == (30, 0)
+    assert seen["models"][ORPHAN] == {"servers": [], "blocks": 30, "gap_blocks": 30}  # all gaps
+    assert (where / "dashboard.png").stat().st_size > 5_000

@@ -51,9 +51,14 @@ try {
   // Dashboard: servers and the blocks each covers, live.
   await page.goto(`${url}/#/dashboard`);
   await page.waitForSelector("tr.server", { timeout: 30_000 });
-  result.servers = await page.locator("tr.server td.blocks").allTextContents();
-  result.blocks = await page.locator(".coverage span").count();
-  result.gap_blocks = await page.locator(".coverage span.gap").count();
+  result.models = {};
+  for (const article of await page.locator("article[data-model]").all()) {
+    result.models[await article.getAttribute("data-model")] = {
+      servers: await article.locator("tr.server td.blocks").allTextContents(),
+      blocks: await article.locator(".coverage span").count(),
+      gap_blocks: await article.locator(".coverage span.gap").count(),
+    };
+  }
   result.rpm = Number(await page.locator("[data-testid=rpm]").textContent());
   await page.screenshot({ path: join(outDir, "dashboard.png"), fullPage: true });
   result.console_errors = consoleErrors;
