@@ -27,6 +27,7 @@ class InfererConfig:
     peer: PeerConfig = field(default_factory=PeerConfig)
     num_blocks: int | None = None  # span length when blocks are chosen automatically
     torch_threads: int = 1  # 1 is fair on a 2-core machine
+    quant: str | None = None  # weight quantization of the span (node/engine/quant.py)
     refresh_s: float = 30.0  # re-announce period; records expire after 2 × this
     cache_tokens: int = 32768  # KV-cache budget over all sessions, in tokens
     max_chunk_tokens: int = 2048  # largest step a client may send

@@ -122,7 +122,7 @@ class InfererServer:
 
     # --- span ---------------------------------------------------------------------------
     async def _load(self, start: int, end: int) -> None:
-        span = await asyncio.to_thread(Span, self.config.model_dir, start, end)
+        span = await asyncio.to_thread(Span, self.config.model_dir, start, end, quant=self.config.quant)
         limits = EngineLimits(
             max_length=self.config.cache_tokens,
             max_chunk_tokens=self.config.max_chunk_tokens,
@@ -238,6 +238,7 @@ class InfererServer:
             state=self.state, start=start, end=end, throughput=round(self.throughput, 3),
             cache_tokens_left=service.free_tokens() if service else 0,
             sessions=len(service.sessions) if service else 0, dtype=self.manifest.dtype,
+            quantization=self.config.quant or "none",
             software_version=software_version(), relayed=self.config.relayed,
             region=self.config.region, pings=dict(list(self.pings.items())[:32]),
             maddrs=self.maddrs[:8], timestamp=get_dht_time(),

@@ -64,6 +64,7 @@ class ServerRecord(BaseModel):
     cache_tokens_left: int = Field(ge=0, le=10**9)
     sessions: int = Field(0, ge=0, le=10**6, description="inference sessions open now")
     dtype: Literal["float32", "bfloat16", "float16"]
+    quantization: Literal["none", "int8", "int8-dynamic", "int4"] = "none"  # of its weights
     software_version: str = Field(max_length=40)
     relayed: bool = Field(False, description="reachable only through a relay")
     region: str = Field("", max_length=32)
