@@ -2,7 +2,8 @@
 """The `make demo` launcher: everything on loopback, one command.
 
 A local anvil chain with the contracts deployed, SmolLM2 converted into per-block
-files, a real swarm on 127.0.0.1 (a hivemind bootstrap peer and three `helio node serve`
+files and published on an embedded IPFS node (the demo model is adopted on-chain with
+that manifest CID; each inferer fetches only its span's files by CID), a real swarm on 127.0.0.1 (a hivemind bootstrap peer and three `helio node serve`
 processes, one span each, registered and staked with anvil's PUBLIC dev keys 1-3, found
 through the DHT; the client routes only to staked inferers, servers push hidden states
 to each other), and the gateway answering one question through that swarm.
@@ -35,7 +36,16 @@ DEMO_INFERERS = 3  # inferer processes, one span each
 
 
 def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
-    from node.chain import DEV_ACCOUNTS, Anvil, connect, deploy_all, ensure_compiled
+    from node.chain import (
+        DEV_ACCOUNTS,
+        Anvil,
+        ChainParams,
+        DemoModel,
+        connect,
+        deploy_all,
+        ensure_compiled,
+    )
+    from node.ipfs import open_store, publish_model
     from node.models.convert import convert_model
 
     settings = Settings()
@@ -44,21 +54,30 @@ def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
     with Anvil() as anvil, contextlib.ExitStack() as stack:
         log.info("anvil (local chain %d) at %s, pid %d", anvil.chain_id, anvil.rpc_url, anvil.pid)
         w3 = connect(anvil.rpc_url, expected_chain_id=anvil.chain_id)
-        # anvil's first PUBLIC dev key: a well-known test key, never for real funds.
-        deployment = deploy_all(w3, DEV_ACCOUNTS[0].private_key, "local")
-        for name, contract in deployment.contracts.items():
-            log.info("deployed %s at %s", name, contract.address)
-
         converted = convert_model(DEMO_MODEL, dtype, settings.cache_dir)
         manifest = converted.manifest
         log.info("model %s (%s, %d blocks) at %s", manifest.model_id, manifest.dtype,
                  manifest.num_blocks, converted.model_dir)
+        # The weights travel over IPFS: this process publishes them on an embedded Kubo
+        # node (loopback only); each inferer fetches just its span's files by CID.
+        ipfs = stack.enter_context(open_store("embedded", data_dir=settings.cache_dir / "ipfs-demo-publisher"))
+        published = publish_model(converted.model_dir, ipfs)
+        log.info("published %s on IPFS: manifest %s (%d files, %.0f MB, %.1f s)", DEMO_MODEL,
+                 published.manifest_cid, published.files, published.total_bytes / 1e6, published.seconds)
+
+        # anvil's first PUBLIC dev key: a well-known test key, never for real funds.
+        # The demo model is registered and adopted with the manifest CID just published.
+        params = ChainParams(demo_model=DemoModel(model_id=DEMO_MODEL, manifest_cid=published.manifest_cid))
+        deployment = deploy_all(w3, DEV_ACCOUNTS[0].private_key, "local", params=params)
+        for name, contract in deployment.contracts.items():
+            log.info("deployed %s at %s", name, contract.address)
         # The gateway (OpenAI API, web chat, dashboard) on loopback; the question goes
         # through its HTTP API with the official openai SDK.
         from gateway.chain import ChainLink
         from gateway.launch import ask, serve_in_thread
 
-        served = start_swarm(stack, converted.model_dir, anvil.rpc_url, w3)
+        served = start_swarm(stack, converted.model_dir, anvil.rpc_url, w3,
+                             ipfs_args(published.manifest_cid, ipfs.addrs()))
         _, gateway_server = serve_in_thread({DEMO_MODEL: served}, ChainLink(w3, deployment, anvil.rpc_url))
         stack.callback(gateway_server.stop)
         console.print(f"gateway: web chat + dashboard at [bold]{gateway_server.url}/[/] · "
@@ -81,7 +100,16 @@ def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
     console.print("stopped.")
 
 
-def start_swarm(stack: contextlib.ExitStack, model_dir: Path, rpc_url: str, w3: Any) -> Any:
+def ipfs_args(manifest_cid: str, peers: list[str]) -> list[str]:
+    """`helio node serve` arguments that make an inferer fetch its span over IPFS."""
+    args = ["--manifest-cid", manifest_cid]
+    for peer in peers:
+        args += ["--ipfs-peer", peer]
+    return args
+
+
+def start_swarm(stack: contextlib.ExitStack, model_dir: Path, rpc_url: str, w3: Any,
+                inferer_args: list[str]) -> Any:
     """Bootstrap + one inferer process per span (dev keys 1..3, staked on start); returns
     the gateway's ``ServedModel`` whose routes go through the swarm. ``stack`` stops it all."""
     from gateway.routes import ServedModel, SpanInfo
@@ -96,7 +124,8 @@ def start_swarm(stack: contextlib.ExitStack, model_dir: Path, rpc_url: str, w3: 
     swarm = stack.enter_context(LocalSwarm(model_dir, Settings().logs / "demo-swarm", rpc_url=rpc_url))
     log.info("bootstrap peer at %s", swarm.start_bootstrap()[0])
     for index, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False)):
-        swarm.start_inferer((start, end), dev_key=index + 1, wait=False)  # PUBLIC anvil dev keys
+        swarm.start_inferer((start, end), dev_key=index + 1, wait=False,  # PUBLIC anvil dev keys
+                            extra_args=inferer_args)
     swarm.wait_ready()
     client = stack.enter_context(swarm_client(swarm.initial_peers, chain=HelioChain.open(w3, "local")))
     route = client.wait_for_coverage(DEMO_MODEL, n)
