@@ -55,6 +55,12 @@ def serve(
     throughput: float = typer.Option(None, "--throughput", help="announce this tokens/s instead of measuring"),
     manifest_cid: str = typer.Option(None, "--manifest-cid", help="fetch only this span's files over IPFS (needs --blocks a:b)"),
     ipfs_peers: list[str] = IpfsPeers,
+    energy: str = typer.Option("none", "--energy", help="energy gate: none (always serve), fixed (--energy-watts) or trace (real irradiance replayed from local noon)"),
+    energy_watts: float = typer.Option(1000.0, "--energy-watts", help="--energy fixed: available power in W"),
+    trace_site: str = typer.Option("greensboro", "--trace-site", help="--energy trace: TMY site"),
+    tz_offset: float = typer.Option(None, "--tz-offset", help="--energy trace: local UTC offset in hours (default: the site's)"),
+    clock_speed: float = typer.Option(1.0, "--clock-speed", help="--energy trace: clock speed (120: an hour in 30 s)"),
+    energy_enforce: bool = typer.Option(True, "--energy-enforce/--no-energy-enforce", help="let the energy decide when to serve (off: report only, never wait)"),
 ) -> None:
     """Serve blocks of a model: load them, announce them in the DHT, answer sessions."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
@@ -88,6 +94,7 @@ def serve(
         relayed=auto_relay,
         chain=ChainConfig(rpc_url=rpc_url, network=network, region=region or "local") if rpc_url else None,
         throughput_override=throughput,
+        energy=_energy(energy, energy_watts, trace_site, tz_offset, clock_speed, energy_enforce),
     )
     log.info("inferer %s, model %s, blocks %s", Account.from_key(key).address, config.model_dir, blocks)
     try:
@@ -115,6 +122,18 @@ def _fetch_span(manifest_cid: str, blocks: tuple[int, int] | None, peers: list[s
         raise
     log.info("fetched blocks %d:%d of %s over IPFS into %s", *blocks, manifest_cid, model_dir)
     return store, model_dir
+
+
+def _energy(mode: str, watts: float, site: str, tz: float | None, speed: float,
+            enforce: bool) -> object:
+    from node.inferer.energy import ENERGY_MODES, EnergyOptions
+
+    if mode not in ENERGY_MODES:
+        raise ConfigError(f"--energy {mode!r}: use one of {', '.join(ENERGY_MODES)}")
+    if mode == "none":
+        return None
+    return EnergyOptions(mode, watts=watts, trace_site=site, tz_offset=tz,  # type: ignore[arg-type]
+                         clock_speed=speed, enforce=enforce)
 
 
 def _key(private_key: str | None, dev_key: int | None) -> str:

@@ -27,6 +27,7 @@ from hivemind.p2p import PeerID
 from hivemind.proto import runtime_pb2
 
 from node.client.swarm_hops import HopStream
+from node.referee.energy_records import RecordEnergy
 from node.referee.planner import Hop, RoutePlanner
 from node.swarm.errors import MissingBlocksError, PeerFailure, SwarmError, short_peer
 from node.swarm.evidence import (
@@ -72,9 +73,12 @@ class SwarmClient:
     it as a context manager) to stop its peer and event loop."""
 
     def __init__(self, initial_peers: list[str], *, config: ClientConfig | None = None,
-                 planner: RoutePlanner | None = None, peer: PeerConfig | None = None) -> None:
+                 planner: RoutePlanner | None = None, peer: PeerConfig | None = None,
+                 energy: RecordEnergy | None = None) -> None:
         self.config = config or ClientConfig()
-        self.planner = planner or RoutePlanner()
+        # Verified energy reports from the records; the planner prefers headroom.
+        self.energy = energy or RecordEnergy()
+        self.planner = planner or RoutePlanner(penalty_ms=self.energy.penalty)
         self.loop = LoopThread("heliomesh-client")
         peer_config = peer or PeerConfig(initial_peers=list(initial_peers), client_mode=True)
         try:
@@ -161,6 +165,7 @@ class SwarmClient:
                    max_length: int, previous: str | None = None) -> list[Hop]:
         records = await self.fetch(model_id, num_blocks)
         banned = self.banned()
+        self.energy.observe(records.values())
         rtts = await self.rtts([r for r in records.values() if r.peer_id not in banned])
         return await asyncio.to_thread(
             self.planner.plan, records.values(), model_id, start, end, banned=banned,
@@ -178,8 +183,10 @@ def swarm_client(initial_peers: list[str], *, chain: Any = None,
     from node.chain.eip712 import Domain
     from node.referee.stake import StakeCache
 
-    planner = RoutePlanner(is_staked=StakeCache(chain.staking) if chain is not None else None)
-    client = SwarmClient(initial_peers, config=config, planner=planner)
+    energy = RecordEnergy()
+    planner = RoutePlanner(is_staked=StakeCache(chain.staking) if chain is not None else None,
+                           penalty_ms=energy.penalty)
+    client = SwarmClient(initial_peers, config=config, planner=planner, energy=energy)
     if chain is not None:
         client.signer = CommitmentSigner(Domain.of(chain.verification.c))
     return client

@@ -31,7 +31,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from node.chain.eip712 import BPS, Domain, EnergyReport
+from node.chain.eip712 import BPS, ENERGY_DOMAIN_NAME, Domain, EnergyReport
 from node.energy.controller import Decision
 from node.energy.reading import EnergyReading
 from node.energy.state import InfererState
@@ -40,6 +40,15 @@ log = logging.getLogger(__name__)
 
 UINT32_MAX = 2**32 - 1
 MAX_PAYLOAD_BYTES = 2048
+
+
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+def energy_domain(chain_id: int = 31337, verifying_contract: str = ZERO_ADDRESS) -> Domain:
+    """The EnergyAttestations domain; without a deployed contract (reports that only go
+    into DHT records), the zero address on the local chain id."""
+    return Domain(ENERGY_DOMAIN_NAME, chain_id, verifying_contract)
 
 
 def energy_dht_key(inferer: str) -> str:

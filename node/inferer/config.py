@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.core.errors import ConfigError
+from node.inferer.energy import EnergyOptions
 from node.swarm.peer import PeerConfig
 
 
@@ -41,6 +42,7 @@ class InfererConfig:
     chain: ChainConfig | None = None
     measure_throughput: bool = True  # False: announce throughput_override instead
     throughput_override: float | None = None
+    energy: EnergyOptions | None = None  # None: always serve (no energy gate)
 
     def __post_init__(self) -> None:
         if self.blocks is not None:

@@ -61,6 +61,11 @@ class InfererServer:
         self.chain: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self.energy: Any = None  # node.inferer.energy.ServerEnergy with --energy fixed|trace
+        if config.energy is not None:
+            from node.inferer.energy import ServerEnergy
+
+            self.energy = ServerEnergy(self, config.energy)
 
     # --- life cycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -79,7 +84,10 @@ class InfererServer:
         await self._load(*blocks)
         if self.config.chain is not None:
             await asyncio.to_thread(self._stake)
-        self.state = ServerState.ONLINE
+        if self.energy is not None:
+            await self.energy.start()  # online when the energy controller says so
+        else:
+            self.state = ServerState.ONLINE
         await self.announce()
         log.info("online: %s blocks %d:%d, %.1f tokens/s through the span, %d tokens of KV cache",
                  self.model_id, *blocks, self.throughput, self.service.free_tokens() if self.service else 0)
@@ -103,6 +111,8 @@ class InfererServer:
         """Drain (no new sessions, wait for open ones), announce offline, leave."""
         for task in self._tasks:
             task.cancel()
+        if self.energy is not None:
+            await self.energy.stop()
         if self.peer is None:
             return
         try:
@@ -133,7 +143,7 @@ class InfererServer:
             p2p=self.peer.p2p, model_dir=self.config.model_dir, span=span, limits=limits,
             private_key=self.config.private_key, signer=self.signer,
             push_timeout_s=self.config.push_timeout_s,
-            accepting=lambda: self.state == ServerState.ONLINE,
+            accepting=self._accepting,
         )
         service.info = lambda: {"record": self.record().model_dump(mode="json")}
         if self.config.throughput_override is not None:
@@ -141,6 +151,10 @@ class InfererServer:
         elif self.config.measure_throughput:
             self.throughput = await asyncio.to_thread(measure_throughput, service.main_host)
         self.service = service
+
+    def _accepting(self) -> bool:
+        """New sessions only while online and under the energy capacity (if gated)."""
+        return self.state == ServerState.ONLINE and (self.energy is None or self.energy.has_room())
 
     async def _register_handlers(self) -> None:
         # Registered once; they reach whichever span service is current (moves swap it).
@@ -241,7 +255,9 @@ class InfererServer:
             quantization=self.config.quant or "none",
             software_version=software_version(), relayed=self.config.relayed,
             region=self.config.region, pings=dict(list(self.pings.items())[:32]),
-            maddrs=self.maddrs[:8], timestamp=get_dht_time(),
+            maddrs=self.maddrs[:8],
+            energy=self.energy.payload() if self.energy is not None else None,
+            timestamp=get_dht_time(),
         )
 
     async def announce(self, ttl: float | None = None) -> None:

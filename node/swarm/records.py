@@ -29,6 +29,8 @@ MAX_RECORD_BYTES = 8192  # a signed record is ≈ 700 bytes; anything far larger
 PEER_ID_PATTERN = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{40,64}$")  # base58 multihash
 MAX_PINGS = 32
 MAX_MADDRS = 8
+MAX_ENERGY_CHARS = 2048  # node.energy.attest.MAX_PAYLOAD_BYTES
+ENERGY_KEYS = frozenset({"report", "signature", "extras", "extras_signature"})
 
 
 def software_version() -> str:
@@ -75,6 +77,11 @@ class ServerRecord(BaseModel):
         default_factory=list, max_length=MAX_MADDRS,
         description="multiaddrs to dial it at (relay circuit addresses included)",
     )
+    energy: str | None = Field(
+        None, max_length=MAX_ENERGY_CHARS,
+        description="latest signed EnergyReport payload (node.energy.attest.EnergyPayload JSON); "
+        "referees verify it (node.referee.energy_records) before trusting it",
+    )
     timestamp: float = Field(gt=0, description="DHT time when signed")
 
     @field_validator("model_id")
@@ -106,6 +113,19 @@ class ServerRecord(BaseModel):
             check_maddr(maddr)
         return maddrs
 
+    @field_validator("energy")
+    @classmethod
+    def _energy(cls, energy: str | None) -> str | None:
+        if energy is None:
+            return None
+        try:
+            doc = json.loads(energy)
+        except ValueError:
+            raise ValueError("energy must be the JSON of a signed energy payload") from None
+        if not isinstance(doc, dict) or set(doc) != ENERGY_KEYS:
+            raise ValueError(f"energy must be an object with keys {sorted(ENERGY_KEYS)}")
+        return energy
+
     @model_validator(mode="after")
     def _span(self) -> ServerRecord:
         if self.end <= self.start:
@@ -118,7 +138,7 @@ class ServerRecord(BaseModel):
 
     def canonical(self) -> bytes:
         """The bytes that get signed: sorted-key JSON without spaces."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+        return json.dumps(self.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":")).encode()
 
 
 def check_maddr(maddr: str) -> str:
@@ -143,7 +163,7 @@ def sign_record(record: ServerRecord, private_key: str | bytes) -> bytes:
             "announce with the inferer's own key"
         )
     signed = Account.sign_message(encode_defunct(record.canonical()), private_key=private_key)
-    value = {"record": record.model_dump(mode="json"), "signature": "0x" + bytes(signed.signature).hex()}
+    value = {"record": record.model_dump(mode="json", exclude_none=True), "signature": "0x" + bytes(signed.signature).hex()}
     return json.dumps(value, separators=(",", ":")).encode()
 
 

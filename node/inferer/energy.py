@@ -1,0 +1,171 @@
+"""The inferer's energy gate (``helio node serve --energy fixed|trace``).
+
+``EnergyOptions`` builds the adapter (``fixed``: a constant power; ``trace``: real TMY
+irradiance replayed from local noon on an accelerated clock) and ``ServerEnergy`` runs
+``node.energy``'s ``EnergyRunner`` beside the server: the controller's decisions move
+the server between ``online`` / ``draining`` / ``offline`` (announced in its DHT record),
+its capacity caps the sessions the server accepts, and every report is signed
+(``EnergyAttester``, EIP-712 under ``energy_domain()``) and carried in the record's
+``energy`` field so referees see headroom without the chain.
+
+``enforce=False`` (the demo's ``--once``): the model loads at once and never unloads;
+the energy is still read, signed and announced, but it decides nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from node.core.errors import ConfigError
+from node.energy.adapters import make_adapter
+from node.energy.attest import EnergyAttester, energy_domain
+from node.energy.controller import ControllerConfig, Decision, EnergyController
+from node.energy.reading import EnergyReading
+from node.energy.runner import EnergyRunner
+from node.swarm.records import ServerState
+
+if TYPE_CHECKING:
+    from node.inferer.server import InfererServer
+
+log = logging.getLogger(__name__)
+
+ENERGY_MODES = ("none", "fixed", "trace")
+
+
+@dataclass
+class EnergyOptions:
+    mode: Literal["fixed", "trace"]
+    watts: float = 1000.0  # fixed: available power (W)
+    trace_site: str = "greensboro"  # trace: TMY site (node/energy/traces.py)
+    tz_offset: float | None = None  # trace: local UTC offset (default: the site's)
+    clock_speed: float = 1.0  # trace: clock seconds per wall second (demo: 120 = 1 h in 30 s)
+    enforce: bool = True  # False: load at once, never unload (energy only reported)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("fixed", "trace"):
+            raise ConfigError(f"--energy {self.mode!r}: use one of {', '.join(ENERGY_MODES)}")
+        if self.clock_speed <= 0 or self.watts < 0:
+            raise ConfigError("--clock-speed must be positive and --energy-watts non-negative")
+
+    def adapter(self) -> Any:
+        if self.mode == "fixed":
+            return make_adapter("fixed", available_w=self.watts)
+        return make_adapter("trace", site=self.trace_site, utc_offset_h=self.tz_offset,
+                            start="local-noon", speed=self.clock_speed)
+
+    @property
+    def poll_s(self) -> float:
+        """Clock seconds between reads: 5 s, but at most one read per wall second."""
+        return max(5.0, self.clock_speed)
+
+
+class _ServerHost:
+    """``node.energy.host.ServingHost`` over an ``InfererServer``'s span service."""
+
+    def __init__(self, server: InfererServer) -> None:
+        self.server = server
+        self.capacity = 0
+
+    async def load(self) -> None:
+        s = self.server
+        if s.service is None:
+            assert s.blocks is not None
+            s.state = ServerState.LOADING
+            await s._safe_announce()
+            await s._load(*s.blocks)
+        s.state = ServerState.ONLINE
+        await s._safe_announce()
+        log.info("energy: online")
+
+    async def drain(self, timeout_s: float) -> None:
+        s = self.server
+        s.state = ServerState.DRAINING
+        await s._safe_announce()
+        deadline = time.monotonic() + timeout_s
+        while s.service is not None and s.service.sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+
+    async def unload(self) -> None:
+        s = self.server
+        old, s.service = s.service, None
+        if old is not None:
+            await old.shutdown()
+        s.state = ServerState.OFFLINE
+        await s._safe_announce()
+        log.info("energy: offline (span unloaded)")
+
+    def set_capacity(self, sessions: int) -> None:
+        self.capacity = max(0, sessions)
+
+    def active_sessions(self) -> int:
+        service = self.server.service
+        return len(service.sessions) if service is not None else 0
+
+
+class ServerEnergy:
+    def __init__(self, server: InfererServer, options: EnergyOptions) -> None:
+        self.server = server
+        self.options = options
+        self.adapter = options.adapter()
+        clock = self.adapter.clock
+        poll = options.poll_s
+        config = ControllerConfig(window_s=max(45.0, 3 * poll), stale_after_s=max(30.0, 3 * poll))
+        self.controller = EnergyController(config, clock.now(), name=server.address,
+                                           enforce=options.enforce)
+        self.host = _ServerHost(server)
+        self.attester = EnergyAttester(server.address, server.config.private_key, energy_domain(),
+                                       extras=self._extras)
+        self.runner = EnergyRunner(self.adapter, self.controller, self.host, clock=clock,
+                                   poll_s=poll, drain_timeout_s=server.config.drain_timeout_s,
+                                   on_report=self._report)
+        self._last_label = ""
+
+    def _extras(self) -> dict[str, Any]:
+        blocks = self.server.blocks
+        extras: dict[str, Any] = {"sessions": self.host.active_sessions(),
+                                  "draw_w": self.runner.draw_w()}
+        offset = getattr(self.adapter, "utc_offset_h", None)
+        if offset is not None:
+            extras["utc_offset_h"] = float(offset)
+        if blocks is not None:
+            extras["span"] = [blocks[0], blocks[1]]
+        return extras
+
+    def _report(self, now: float, reading: EnergyReading | None, decision: Decision) -> None:
+        self.attester(now, reading, decision)
+        label = decision.state.label
+        if label != self._last_label:
+            local = time.strftime("%H:%M", time.gmtime(now + 3600 * float(
+                getattr(self.adapter, "utc_offset_h", 0.0) or 0.0)))
+            headroom = f"{reading.headroom_w:.0f} W" if reading else "no reading"
+            log.info("energy state %s at local %s (headroom %s, capacity %d)%s", label, local,
+                     headroom, decision.capacity, f": {decision.reason}" if decision.reason else "")
+            self._last_label = label
+
+    def has_room(self) -> bool:
+        """May the server open one more session now (its energy capacity)?"""
+        return not self.options.enforce or self.host.active_sessions() < self.host.capacity
+
+    def payload(self) -> str | None:
+        latest = self.attester.latest
+        return latest.to_bytes().decode() if latest is not None else None
+
+    async def start(self) -> None:
+        """Start the energy loop; return once the server is online with capacity."""
+        self.runner.start()
+        waited = False
+        while self.server.state != ServerState.ONLINE or not self.has_room():
+            if not waited:
+                log.info("waiting for energy before going online (%s)", self.adapter.describe())
+                waited = True
+            await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        await self.runner.stop(unload=False)  # the server drains and leaves by itself
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.runner.snapshot()
