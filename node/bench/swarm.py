@@ -11,6 +11,9 @@ the single-process engine, same dtype and torch thread count, measured side by s
   servers batch them); the client head is skipped so the swarm, not the client, is measured.
 - ``ttft_ms``: a fresh route (plan, open 3 sessions, prefill a short chat prompt) to the
   first token. ``failover_s``: kill the middle server mid-generation → the next token.
+- ``upload_cap`` (root only): the last inferer in its own network namespace with a
+  ``tbf`` upload cap; a 240-token prefill's output crosses it: ``floor_ms`` = uncapped
+  prefill + output bits / rate.
 - ``wan``: the same swarm behind delaying TCP relays (``node/swarm/delay.py``) at each
   RTT: ``latency_ms`` per decode step, ``floor_ms`` = server compute + one-way latency of
   each hop, ``ratio`` = latency / floor.
@@ -32,6 +35,7 @@ from node.bench.machine import machine_info
 from node.client import ClientModel
 from node.client.swarm_route import ClientConfig, SwarmClient, SwarmRoute
 from node.engine import InProcessRoute, Route, Span
+from node.swarm import netns
 from node.swarm.delay import DelayRelay, free_port
 from node.swarm.local import LocalSwarm
 from node.swarm.peer import LoopThread
@@ -42,7 +46,8 @@ PROMPT = [{"role": "user", "content": "Write a short poem about the sun and the 
 def bench_swarm(model_id: str = "smollm2-135m-instruct", dtype: str = "fp32", threads: int = 1,
                 tokens: int = 24, rounds: int = 4, inferers: int = 3,
                 wan_rtts: tuple[int, ...] = (25, 50, 100),
-                concurrency: tuple[int, ...] = (1, 4, 16)) -> dict[str, Any]:
+                concurrency: tuple[int, ...] = (1, 4, 16),
+                upload_caps: tuple[float, ...] = (4.0, 16.0)) -> dict[str, Any]:
     from node.core.settings import Settings
     from node.models.convert import convert_model
 
@@ -93,6 +98,11 @@ def bench_swarm(model_id: str = "smollm2-135m-instruct", dtype: str = "fp32", th
         if wan_rtts:
             result["wan"] = _wan(model_dir, Path(tmp) / "wan", spans, threads, client_model,
                                  model_id, n, ids, wan_rtts)
+        if upload_caps and netns.available() is None:
+            result["upload_cap"] = _upload_cap(model_dir, Path(tmp) / "tbf", spans, threads,
+                                               client_model, model_id, n, upload_caps)
+        elif upload_caps:
+            result["upload_cap"] = {"skipped": netns.available()}
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     result["goals"] = {"ratio": ">= 0.8", "hop_overhead_ms": "<= 2", "ttft_ms": "<= 300",
                        "wan.ratio": "<= 1.2"}
@@ -220,6 +230,48 @@ def _wan(model_dir: Path, logs: Path, spans: list[tuple[int, int]], threads: int
         for relay in relays:
             loop.run(relay.close())
         loop.stop()
+    return out
+
+
+def _upload_cap(model_dir: Path, logs: Path, spans: list[tuple[int, int]], threads: int,
+                model: ClientModel, model_id: str, n: int, caps: tuple[float, ...],
+                prompt_tokens: int = 240) -> dict[str, Any]:
+    """The last inferer in its own network namespace; its upload capped with tbf. A long
+    prefill's output (prompt × hidden × 4 bytes) crosses the cap: floor = the uncapped
+    prefill + those bits / the rate."""
+    ids = list(model.tokenizer.encode("The sun rises over the quiet sea. " * 60))[:prompt_tokens]
+    hidden = model.manifest.hidden_size
+    out: dict[str, Any] = {"prompt_tokens": len(ids)}
+    with netns.Namespace("helio-bench", index=9) as ns, \
+            LocalSwarm(model_dir, logs, threads=threads, refresh_s=10) as swarm:
+        swarm.start_bootstrap(also_listen=[ns.root_ip])
+        for span in spans[:-1]:
+            swarm.start_inferer(span, wait=False)
+        swarm.start_inferer(spans[-1], wait=False, netns=ns.name, extra_args=["--host", ns.ns_ip])
+        swarm.wait_ready()
+        with SwarmClient(swarm.initial_peers) as client:
+            client.wait_for_coverage(model_id, n)
+
+            def prefill_ms() -> float:
+                route = client.route(model_id, n, hidden)
+                route.open(len(ids) + 1)
+                try:
+                    route.step(model.embed(torch.tensor([ids])))
+                    return route.timings[0][0]
+                finally:
+                    route.close()
+
+            prefill_ms()  # warm up
+            free = statistics.median(prefill_ms() for _ in range(3))
+            out["uncapped_prefill_ms"] = round(free, 1)
+            bits = len(ids) * hidden * 4 * 8
+            for mbit in caps:
+                ns.cap_upload(mbit)
+                capped = statistics.median(prefill_ms() for _ in range(2))
+                floor = free + bits / (mbit * 1e6) * 1e3
+                out[f"{mbit:g}"] = {"prefill_ms": round(capped, 1), "floor_ms": round(floor, 1),
+                                    "ratio": round(capped / floor, 3)}
+            ns.cap_upload(None)
     return out
 
 
