@@ -77,8 +77,8 @@ def engine(
     model_id: str = typer.Option("smollm2-135m-instruct", "--model", help="model to run"),
     dtype: str = typer.Option("fp32", "--dtype", help="fp32, bf16 or fp16"),
     threads: int = typer.Option(2, "--threads", help="torch threads (both sides)"),
-    new_tokens: int = typer.Option(64, "--new-tokens", help="tokens generated per measurement"),
-    repeats: int = typer.Option(3, "--repeats", help="interleaved runs per side (medians)"),
+    new_tokens: int = typer.Option(32, "--new-tokens", help="tokens generated per measurement"),
+    repeats: int = typer.Option(5, "--repeats", help="interleaved runs per side (best and median)"),
     as_json: bool = JsonFlag,
 ) -> None:
     """Spans vs. plain transformers generate; batching; int8/int4; wire codecs."""
