@@ -33,6 +33,7 @@ log = logging.getLogger("demo")
 
 DEMO_MODEL = "smollm2-135m-instruct"
 DEMO_INFERERS = 3  # inferer processes, one span each
+DEMO_CLOCK_SPEED = 120.0  # energy trace clock: 120 s of simulated time per wall second
 
 
 def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
@@ -77,7 +78,7 @@ def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
         from gateway.launch import ask, serve_in_thread
 
         served = start_swarm(stack, converted.model_dir, anvil.rpc_url, w3,
-                             ipfs_args(published.manifest_cid, ipfs.addrs()))
+                             ipfs_args(published.manifest_cid, ipfs.addrs()) + energy_args(once))
         _, gateway_server = serve_in_thread({DEMO_MODEL: served}, ChainLink(w3, deployment, anvil.rpc_url))
         stack.callback(gateway_server.stop)
         console.print(f"gateway: web chat + dashboard at [bold]{gateway_server.url}/[/] · "
@@ -108,6 +109,15 @@ def ipfs_args(manifest_cid: str, peers: list[str]) -> list[str]:
     return args
 
 
+def energy_args(once: bool) -> list[str]:
+    """Each inferer runs behind the energy controller, fed by real irradiance replayed from
+    its local noon at DEMO_CLOCK_SPEED (an hour in 30 s: the afternoon's drain and the
+    night's offline show on the dashboard within minutes). ``--once`` never waits on
+    energy: the reports are still signed and announced, but they decide nothing."""
+    args = ["--energy", "trace", "--clock-speed", str(DEMO_CLOCK_SPEED)]
+    return args + (["--no-energy-enforce"] if once else ["--energy-enforce"])
+
+
 def start_swarm(stack: contextlib.ExitStack, model_dir: Path, rpc_url: str, w3: Any,
                 inferer_args: list[str]) -> Any:
     """Bootstrap + one inferer process per span (dev keys 1..3, staked on start); returns
@@ -131,6 +141,10 @@ def start_swarm(stack: contextlib.ExitStack, model_dir: Path, rpc_url: str, w3: 
     route = client.wait_for_coverage(DEMO_MODEL, n)
     log.info("swarm route: %s", " -> ".join(f"{h.peer_id[-6:]}[{h.start}:{h.end}] ({h.address[:8]})" for h in route))
     records = sorted(client.records(DEMO_MODEL, n).values(), key=lambda r: r.start)
+    for claim in client.energy.observe(records):  # the signed energy reports in the records
+        log.info("energy of %s: %s, headroom %.0f W, battery %s, capacity %d", claim.inferer[:8],
+                 claim.state.label, claim.headroom_w,
+                 "-" if claim.battery_soc is None else f"{claim.battery_soc:.0%}", claim.capacity)
     spans = [SpanInfo(r.peer_id, r.start, r.end, r.state.value, r.address) for r in records]
     hidden = model.manifest.hidden_size
     return ServedModel(DEMO_MODEL, model, lambda: client.route(DEMO_MODEL, n, hidden), n, spans,

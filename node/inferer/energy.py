@@ -26,6 +26,7 @@ from node.energy.attest import EnergyAttester, energy_domain
 from node.energy.controller import ControllerConfig, Decision, EnergyController
 from node.energy.reading import EnergyReading
 from node.energy.runner import EnergyRunner
+from node.energy.state import InfererState
 from node.swarm.records import ServerState
 
 if TYPE_CHECKING:
@@ -158,11 +159,17 @@ class ServerEnergy:
         """Start the energy loop; return once the server is online with capacity."""
         self.runner.start()
         waited = False
-        while self.server.state != ServerState.ONLINE or not self.has_room():
+        while not self._ready():
             if not waited:
                 log.info("waiting for energy before going online (%s)", self.adapter.describe())
                 waited = True
             await asyncio.sleep(0.1)
+
+    def _ready(self) -> bool:
+        """Online, with room, and the signed report to announce says so too."""
+        latest = self.attester.latest
+        return (self.server.state == ServerState.ONLINE and self.has_room() and latest is not None
+                and latest.report.state == int(InfererState.ONLINE))
 
     async def stop(self) -> None:
         await self.runner.stop(unload=False)  # the server drains and leaves by itself
