@@ -7,4 +7,6 @@
                         ``AtCapacityError``, ``greedy_chain``, ``planner_penalty``
 - ``energy_admission``  ``AdmissionQueue``: FIFO wait before "at capacity"
 - ``energy_claims``     signed energy reports (EIP-712) → verified ``EnergyClaim``
+- ``energy_records``    ``RecordEnergy``: energy reports carried in DHT records, verified,
+                        as the planner's ``penalty_ms`` (routing prefers headroom)
 """
