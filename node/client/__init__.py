@@ -5,6 +5,8 @@
 - ``generate``  ``generate_tokens`` / ``stream_text`` / ``complete`` / ``chat`` over any ``Route``
 - ``evaluate``  perplexity and top-1 agreement of a route on real English text
 - ``vouchers``  payment vouchers carried to a gateway (written with the gateway)
+- ``swarm_route`` ``SwarmClient`` / ``swarm_client`` and ``SwarmRoute``: the network route (push, failover)
+- ``swarm_hops``  ``HopStream``: one inference stream to one server
 """
 
 from node.client.generate import chat, complete, generate_tokens, stream_text

@@ -1,6 +1,7 @@
 """Referee: route planning, energy-aware scheduling, spot-checks (ARCHITECTURE.md §2).
 
 - ``planner``           ``RoutePlanner``: the lowest-latency chain of spans (swarm)
+- ``stake``             ``StakeCache``: route only to staked inferers with their registered peer id
 - ``energy``            ``EnergyClaim``, ``EnergyBook`` (latest verified claims + trend),
                         ``EnergyScheduler`` (rank inferers by headroom/battery/sun/load,
                         forecast drains, admission by the inferer-to-user ratio),

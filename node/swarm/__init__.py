@@ -1,0 +1,15 @@
+"""The swarm: discovery, announcements, wire formats and simulated networks (hivemind 1.1.12).
+
+- ``records``  ``ServerRecord`` (what an inferer announces), ``sign_record`` / ``parse_record``
+- ``dht``      ``SwarmDHT``: announce under ``"{model}.{block}"``, fetch valid records; ``coverage``, ``gaps``
+- ``peer``     ``PeerConfig``, ``start_peer`` (libp2p peer + DHT node), ``connect``, ``LoopThread``, ``run``
+- ``wire``     protocol messages (open/step/push/result/error) and the hidden-state codec
+- ``evidence`` ``CommitmentSigner``: EIP-712 ``OutputCommitment`` per step; input hash chains
+- ``balance``  span selection (Petals' rule) and the move check (``should_move``)
+- ``errors``   ``MissingBlocksError``, ``PeerFailure``, ``ProtocolError``, ``SessionError``, …
+- ``local``    ``LocalSwarm``: bootstrap + inferer processes on loopback (demo, tests, bench)
+- ``delay``    ``DelayRelay``: a delaying TCP relay (simulated distance)
+- ``netns``    ``Namespace``: test network namespace with a ``tbf`` upload cap
+
+See docs/swarm.md.
+"""
