@@ -68,8 +68,8 @@ class StakeRecord:
     delegated_shares: int
 
 
-class Staking(ContractClient):
-    NAME = "StakingRegistry"
+class _PaysWithToken(ContractClient):
+    """A contract that pulls HELIO from the caller: it needs the token to approve first."""
 
     def __init__(
         self,
@@ -80,6 +80,10 @@ class Staking(ContractClient):
     ):
         super().__init__(w3, contract, account)
         self.token = token
+
+
+class Staking(_PaysWithToken):
+    NAME = "StakingRegistry"
 
     def register(self, peer_id: str, attestation_key: str, region: str, capacity: int) -> TxReceipt:
         return self._tx(
@@ -280,18 +284,8 @@ class Governor(ContractClient):
         return self._tx("execute", self.c.functions.execute(targets, values, calldatas, desc_hash))
 
 
-class Payments(ContractClient):
+class Payments(_PaysWithToken):
     NAME = "Payments"
-
-    def __init__(
-        self,
-        w3: Web3,
-        contract: Any,
-        account: LocalAccount | None = None,
-        token: Token | None = None,
-    ):
-        super().__init__(w3, contract, account)
-        self.token = token
 
     def open_channel(self, payee: str, amount: int, expiry: int) -> int:
         """Approve (if needed), deposit and open; the new channel id."""
