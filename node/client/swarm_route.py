@@ -51,6 +51,7 @@ INFO_HANDLER = "heliomesh.info"
 class ClientConfig:
     open_timeout_s: float = 10.0  # a server must open a session within this
     step_timeout_s: float = 30.0  # a server must answer a step within this, else it failed
+    step_timeout_per_token_s: float = 0.05  # … plus this per token of the step (long prefills)
     ban_s: float = 15.0  # first ban of a failed server; doubles per repeated failure
     max_ban_s: float = 300.0
     max_failovers: int = 8  # re-routes per step before giving up
@@ -323,13 +324,14 @@ class SwarmRoute:
             if index > first:
                 waits.add(hops[index - 1].push_failed(step))
             waits |= {h.closed for h in hops if h.closed is not None}
-            deadline = time.monotonic() + self.config.step_timeout_s
+            timeout = self._timeout(step)
+            deadline = time.monotonic() + timeout
             while True:
                 remaining = deadline - time.monotonic()
                 done, _ = await asyncio.wait(waits, timeout=max(remaining, 0),
                                              return_when=asyncio.FIRST_COMPLETED)
                 if not done:
-                    raise PeerFailure(hop.peer_id, f"no answer to step {step} in {self.config.step_timeout_s} s")
+                    raise PeerFailure(hop.peer_id, f"no answer to step {step} in {timeout:.1f} s")
                 broken = next((h for h in hops if h.closed is not None and h.closed.done()), None)
                 if broken is not None:
                     raise PeerFailure(broken.peer_id, broken.closed.result())  # type: ignore[union-attr]
@@ -342,6 +344,9 @@ class SwarmRoute:
                          [h.as_next() for h in hops[index + 1 :]])
         assert output is not None
         return output
+
+    def _timeout(self, step: int) -> float:
+        return self.config.step_timeout_s + self.config.step_timeout_per_token_s * self.chunks[step][1]
 
     def _accept(self, hop: HopStream, step: int, result: Any, proto: runtime_pb2.Tensor) -> torch.Tensor:
         """Check a hop's answer, keep its evidence and its output (the next hop's input)."""
@@ -418,7 +423,7 @@ class SwarmRoute:
                     hop.send(step, self.chunks[step][0], self.inputs[hop.hop.start][step], [])
                     done, _ = await asyncio.wait(
                         {hop.result(step), hop.closed},  # type: ignore[arg-type]
-                        timeout=self.config.step_timeout_s, return_when=asyncio.FIRST_COMPLETED)
+                        timeout=self._timeout(step), return_when=asyncio.FIRST_COMPLETED)
                     if not done:
                         raise PeerFailure(hop.peer_id, f"no answer to replayed step {step}")
                     if hop.closed is not None and hop.closed.done():
