@@ -46,7 +46,7 @@ class ServedModel:
     swarm: Any = None  # the SwarmClient its routes use: the dashboard reads its DHT records
 
     def encode_prompt(self, text: str) -> list[int]:
-        return list(self.client.tokenizer.encode(text))
+        return self.client.encode(text)  # adds <bos> where the family needs it (Gemma)
 
     @property
     def context_length(self) -> int:

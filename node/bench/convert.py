@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from node.bench.machine import machine_info
-from node.models.convert import load_gguf, convert_model, normalize_dtype
+from node.models.convert import convert_model, load_gguf, normalize_dtype
 from node.models.sources import get_source
 
 
