@@ -29,6 +29,11 @@ class SamplingParams:
             raise ValueError("stop must be a tuple of non-empty strings")
 
 
+# Below this, sampling is greedy for any real logit gap (> 1e-4 nats × 1e6 = 100 nats),
+# and a smaller divisor would overflow float32 logits into inf - inf = NaN.
+GREEDY_BELOW_TEMPERATURE = 1e-6
+
+
 def sample(
     logits: torch.Tensor,
     params: SamplingParams,
@@ -45,7 +50,7 @@ def sample(
         )
         logits = logits.clone()
         logits[seen] = penalized
-    if params.temperature == 0:
+    if params.temperature < GREEDY_BELOW_TEMPERATURE:
         return int(torch.argmax(logits))
     logits = logits / params.temperature
     if 0 < params.top_k < logits.numel():
