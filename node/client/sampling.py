@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,10 @@ class SamplingParams:
     seed: int | None = None  # same seed, same route → same text
 
     def __post_init__(self) -> None:
+        if not all(
+            math.isfinite(v) for v in (self.temperature, self.top_p, self.repetition_penalty)
+        ):
+            raise ValueError("temperature, top_p and repetition_penalty must be finite numbers")
         if self.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be at least 1")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
@@ -32,6 +37,7 @@ class SamplingParams:
 # Below this, sampling is greedy for any real logit gap (> 1e-4 nats × 1e6 = 100 nats),
 # and a smaller divisor would overflow float32 logits into inf - inf = NaN.
 GREEDY_BELOW_TEMPERATURE = 1e-6
+FLOAT_MAX = torch.finfo(torch.float32).max
 
 
 def sample(
@@ -50,9 +56,12 @@ def sample(
         )
         logits = logits.clone()
         logits[seen] = penalized
+    # extreme penalties (1e-300) or odd logits must not turn scores into inf/NaN
+    logits = torch.nan_to_num(logits, nan=float("-inf"), posinf=FLOAT_MAX)
+    greedy = int(torch.argmax(logits))
     if params.temperature < GREEDY_BELOW_TEMPERATURE:
-        return int(torch.argmax(logits))
-    logits = logits / params.temperature
+        return greedy
+    logits = torch.nan_to_num(logits / params.temperature, nan=float("-inf"), posinf=FLOAT_MAX)
     if 0 < params.top_k < logits.numel():
         kth = torch.topk(logits, params.top_k).values[-1]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -61,4 +70,6 @@ def sample(
         sorted_probs, order = torch.sort(probs, descending=True)
         keep = torch.cumsum(sorted_probs, dim=-1) - sorted_probs < params.top_p
         probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
+    if not bool(torch.isfinite(probs).all()) or float(probs.sum()) <= 0:
+        return greedy
     return int(torch.multinomial(probs, 1, generator=generator))
