@@ -126,9 +126,11 @@ def load_gguf(gguf: Path, dtype: Dtype) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        # local_files_only explicitly: transformers saves it into tokenizer_config.json, so
+        # leaving it to HF_HUB_OFFLINE made the converted files depend on the environment.
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
         model = AutoModelForCausalLM.from_pretrained(
-            gguf.parent, gguf_file=gguf.name, dtype=getattr(torch, dtype)
+            gguf.parent, gguf_file=gguf.name, dtype=getattr(torch, dtype), local_files_only=True
         )
     except Exception as exc:  # the GGUF reader raises many kinds; all mean "unreadable"
         raise ModelSourceError(f"cannot read GGUF {gguf}: {type(exc).__name__}: {exc}") from exc
