@@ -16,7 +16,7 @@ PY_STAMP := .venv/.installed
 NPM_STAMP := node_modules/.installed
 BUILD := .build/__local__.json
 
-.PHONY: help setup demo test lint compile lock bench clean
+.PHONY: help setup demo test lint compile lock bench docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -84,6 +84,16 @@ bench: setup ## run the benchmarks and print their JSON
 	.venv/bin/helio bench swarm --json
 	.venv/bin/helio bench gateway --json
 
+DOCS_STAMP := .venv-docs/.installed
+$(DOCS_STAMP): scripts/docs/requirements.txt
+	python3.11 -m venv .venv-docs
+	.venv-docs/bin/pip install -q --no-deps -r scripts/docs/requirements.txt
+	touch $@
+
+docs: $(DOCS_STAMP) ## build the docs site into .site/ (MkDocs, strict: broken links fail)
+	NO_MKDOCS_2_WARNING=1 .venv-docs/bin/mkdocs build -q -f scripts/docs/mkdocs.yml
+	@echo "docs: open .site/index.html (or: .venv-docs/bin/mkdocs serve -f scripts/docs/mkdocs.yml)"
+
 lock: ## re-resolve requirements.in into requirements.lock (needs network)
 	rm -rf .venv-lock && python3 -m venv .venv-lock
 	.venv-lock/bin/pip install -q torch==2.13.0 && .venv-lock/bin/pip install -q -r requirements.in
@@ -91,4 +101,4 @@ lock: ## re-resolve requirements.in into requirements.lock (needs network)
 	mv requirements.lock.new requirements.lock && rm -rf .venv-lock
 
 clean: ## remove build outputs (keeps .venv, node_modules and the model cache)
-	rm -rf .build .pytest_cache .ruff_cache .mypy_cache
+	rm -rf .build .site .pytest_cache .ruff_cache .mypy_cache
