@@ -31,10 +31,10 @@ def run_group(
     dtype). Updates the sessions' caches and lengths; returns (1, T_i, H) each."""
     if len(sessions) == 1:  # the unpadded path: exactly the full model's computation
         session, hidden = sessions[0], hiddens[0]
-        steps = hidden.shape[1]
-        positions = torch.arange(session.length, session.length + steps).unsqueeze(0)
+        count = hidden.shape[1]
+        positions = torch.arange(session.length, session.length + count).unsqueeze(0)
         out = span(hidden, positions, session.cache)
-        session.length += steps
+        session.length += count
         return [out]
 
     lengths = [s.length for s in sessions]

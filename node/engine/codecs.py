@@ -117,7 +117,8 @@ def decode(message: runtime_pb2.Tensor) -> torch.Tensor:
     try:
         if message.compression == runtime_pb2.CompressionType.BLOCKWISE_8BIT:
             return _decode_blockwise(message)
-        return deserialize_torch_tensor(message)
+        tensor: torch.Tensor = deserialize_torch_tensor(message)
+        return tensor
     except CodecError:
         raise
     except Exception as exc:  # a peer's malformed payload: numpy/torch raise many kinds

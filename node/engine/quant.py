@@ -44,7 +44,7 @@ def quantize_linears(module: nn.Module, mode: str) -> nn.Module:
         qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao.quantization deprecation notices
-            torch.ao.quantization.quantize_dynamic(
+            torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
                 module, {nn.Linear: qconfig}, dtype=torch.qint8, inplace=True
             )
         return module
@@ -61,6 +61,9 @@ def quantize_linears(module: nn.Module, mode: str) -> nn.Module:
 
 class Int8Linear(nn.Module):
     """y = (x Wᵀ) × scale + b with W stored as int8, one scale per output channel."""
+
+    weight_int8: torch.Tensor  # buffers (registered in __init__), declared for the type checker
+    scale: torch.Tensor
 
     def __init__(
         self, weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None
@@ -109,7 +112,7 @@ class Int4Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
-        y = torch.ops.aten._weight_int4pack_mm_for_cpu(
+        y: torch.Tensor = torch.ops.aten._weight_int4pack_mm_for_cpu(
             x.reshape(-1, self.in_features).float(), self.packed, self.group, self.scales_zeros
         )
         if self.bias is not None:

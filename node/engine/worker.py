@@ -8,7 +8,7 @@ import logging
 import queue
 import threading
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 
@@ -88,6 +88,6 @@ class BatchWorker:
             except queue.Empty:
                 return
             if item is not _STOP:
-                _, future = item  # type: ignore[misc]
+                _, future = cast("tuple[StepRequest, Future[torch.Tensor]]", item)
                 if future.set_running_or_notify_cancel():
                     future.set_exception(EngineError("this span host is shut down"))

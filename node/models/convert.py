@@ -134,7 +134,7 @@ def load_gguf(gguf: Path, dtype: Dtype) -> tuple[Any, Any]:
         )
     except Exception as exc:  # the GGUF reader raises many kinds; all mean "unreadable"
         raise ModelSourceError(f"cannot read GGUF {gguf}: {type(exc).__name__}: {exc}") from exc
-    return tokenizer, model.eval()
+    return tokenizer, model.eval()  # type: ignore[no-untyped-call]
 
 
 def split_state_dict(state: dict[str, Any], num_blocks: int, tied: bool) -> dict[str, dict[str, Any]]:

@@ -128,15 +128,17 @@ class Family:
         """The decoder stack of ``config`` (already sliced) with parameters on meta, no
         embeddings (the client embeds) and an identity final norm (the client norms)."""
         stack_cls, _ = self.classes()
-        body = empty_model(stack_cls, config, dtype)
+        body: Any = empty_model(stack_cls, config, dtype)  # a transformers *Model
         body.embed_tokens = None
         body.norm = nn.Identity()
-        return body
+        module: nn.Module = body
+        return module
 
     def build_causal_lm(self, config: Any, dtype: str) -> nn.Module:
         """The whole causal LM (all of ``config``'s blocks) with parameters on meta."""
         _, lm_cls = self.classes()
-        return empty_model(lm_cls, config, dtype)
+        model: nn.Module = empty_model(lm_cls, config, dtype)
+        return model
 
     def run_body(
         self,

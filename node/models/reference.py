@@ -20,7 +20,7 @@ def load_full_model(model_dir: Path, *, verify: bool = True) -> Any:
     family = get_family(manifest.family)
     config = load_config(model_dir)
     family.check_config(config)
-    model = family.build_causal_lm(config, manifest.dtype)
+    model: Any = family.build_causal_lm(config, manifest.dtype)  # a transformers *ForCausalLM
     state = load_safetensors(model_dir / EMBEDDINGS_FILE, prefix="model.")
     for name, tensor in load_safetensors(model_dir / HEAD_FILE).items():
         state["model." + name if name.startswith("norm.") else name] = tensor
@@ -87,7 +87,7 @@ def greedy_reference(
                 use_cache=True,
                 logits_to_keep=keep,
             )
-        logits, tokens = [out.logits], [[] for _ in prompts]
+        logits, tokens = [out.logits], [[] for _ in prompts]  # type: list[Any], list[list[int]]
         lengths = [len(p) for p in prompts]
         for step in range(steps):
             chosen = out.logits[:, -1].argmax(dim=-1)
