@@ -46,7 +46,10 @@ def test_quantized_span_runs_and_stays_close(mode: str, tiny_dirs: dict[str, Pat
     kinds = {type(m).__name__ for m in quant.span.body.modules()}
     expected = {"int8": "Int8Linear", "int4": "Int4Linear", "int8-dynamic": "Linear"}[mode]
     assert expected in kinds
-    assert not any(type(m) is nn.Linear for m in quant.span.body.modules())
+    still_float = {name.rsplit(".", 1)[-1] for name, m in quant.span.body.named_modules()
+                   if type(m) is nn.Linear}
+    # int8-dynamic keeps the MLP's down projection float (its inputs carry outlier channels)
+    assert still_float == ({"down_proj"} if mode == "int8-dynamic" else set())
     hidden = torch.randn(1, 6, 64, generator=torch.Generator().manual_seed(1))
     for host in (exact, quant):
         host.open("s", 16)
