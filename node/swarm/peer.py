@@ -21,6 +21,7 @@ from hivemind.utils.multiaddr import Multiaddr
 
 from node.core.errors import ConfigError
 from node.swarm.dht import SwarmDHT
+from node.swarm.relay import circuit_maddrs, daemon_maddr, pick_relays, relay_p2p_class
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,9 +38,11 @@ class PeerConfig:
     initial_peers: list[str] = field(default_factory=list)  # bootstrap multiaddrs
     announce: list[str] = field(default_factory=list)  # what others dial, if not host:port
     client_mode: bool = False  # read the DHT only (clients, `helio status`)
-    use_auto_relay: bool = False  # behind NAT: reserve a slot on a relay and be reached through it
+    # Behind NAT: reserve a slot on a relay (static relays: the trusted ones, else the
+    # initial peers), be a DHT client, and announce only relay circuit addresses.
+    use_auto_relay: bool = False
     relay_service: bool = False  # offer relay slots to others (the bootstrap does)
-    trusted_relays: list[str] = field(default_factory=list)  # relays to use (default: bootstrap peers)
+    trusted_relays: list[str] = field(default_factory=list)  # relays to use (default: initial peers)
     identity_path: str | None = None  # keeps the peer id across restarts
 
     def __post_init__(self) -> None:
@@ -59,13 +62,17 @@ class Peer:
     p2p: P2P
     node: DHTNode
     dht: SwarmDHT
+    relays: list[str] = field(default_factory=list)  # relays we hold a slot on (relayed peers)
 
     @property
     def peer_id(self) -> str:
         return str(self.p2p.peer_id)
 
     async def maddrs(self) -> list[str]:
-        return [str(m) for m in await self.p2p.get_visible_maddrs(latest=True)]
+        """Where others dial us; a relayed peer: only its relay circuit addresses (its own
+        listen addresses cannot be reached from outside)."""
+        visible = [str(m) for m in await self.p2p.get_visible_maddrs(latest=True)]
+        return circuit_maddrs(self.relays, self.peer_id, visible) if self.relays else visible
 
     async def connect(self, peer_id: str, maddrs: list[str], timeout: float = 5.0) -> bool:
         return await connect(self.p2p, peer_id, maddrs, timeout)
@@ -86,7 +93,7 @@ async def connect(p2p: P2P, peer_id: str, maddrs: list[str], timeout: float = 5.
     try:
         # hivemind 1.1.12's P2P has no public connect(); its daemon client does.
         suffix = f"/p2p/{peer_id}"  # the daemon wants addresses without the peer's own id
-        addrs = [Multiaddr(m.removesuffix(suffix)) for m in maddrs]
+        addrs = [daemon_maddr(m.removesuffix(suffix)) for m in maddrs]
         await asyncio.wait_for(p2p._client.connect(PeerID.from_base58(peer_id), addrs), timeout)
     except Exception as exc:
         log.debug("connect to %s via %s failed: %s", peer_id, maddrs, exc)
@@ -96,7 +103,12 @@ async def connect(p2p: P2P, peer_id: str, maddrs: list[str], timeout: float = 5.
 
 async def start_peer(config: PeerConfig) -> Peer:
     hosts = [config.host, *config.extra_hosts]
-    p2p = await P2P.create(
+    relays: list[str] = []
+    if config.use_auto_relay:
+        relays = await pick_relays(config.trusted_relays or config.initial_peers)
+        if not relays:
+            raise ConfigError("--auto-relay needs a relay: pass --initial-peers (bootstrap peers relay)")
+    p2p = await relay_p2p_class(bool(relays)).create(
         initial_peers=config.initial_peers or None,
         host_maddrs=[f"/{'ip6' if ':' in h else 'ip4'}/{h}/tcp/{config.port}" for h in hosts],
         announce_maddrs=config.announce or None,
@@ -107,7 +119,7 @@ async def start_peer(config: PeerConfig) -> Peer:
         # relay only when it believes it is private; without AutoNAT we say which.
         force_reachability="private" if config.use_auto_relay else (
             "public" if config.relay_service else None),
-        trusted_relays=config.trusted_relays or None,
+        trusted_relays=relays or None,
         identity_path=config.identity_path,
         startup_timeout=P2P_STARTUP_TIMEOUT_S,
         idle_timeout=0,  # the daemon lives exactly as long as we do
@@ -116,7 +128,8 @@ async def start_peer(config: PeerConfig) -> Peer:
         node = await DHTNode.create(
             p2p=p2p,
             initial_peers=config.initial_peers or None,
-            client_mode=config.client_mode,
+            # Nobody can dial a relayed peer for DHT requests; it stores and reads as a client.
+            client_mode=config.client_mode or config.use_auto_relay,
             wait_timeout=DHT_WAIT_TIMEOUT_S,
             num_workers=8,
             # No local cache: a lookup always asks the peers holding the key, so a new
@@ -127,7 +140,7 @@ async def start_peer(config: PeerConfig) -> Peer:
     except BaseException:
         await p2p.shutdown()
         raise
-    return Peer(p2p, node, SwarmDHT(node))
+    return Peer(p2p, node, SwarmDHT(node), relays)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

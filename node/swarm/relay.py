@@ -1,0 +1,128 @@
+"""Relays for servers that others cannot dial (behind NAT): libp2p circuit relay v2 as
+hivemind 1.1.12's ``p2pd`` (go-libp2p 0.32.1) does it, plus three fixes found in that
+daemon's behaviour:
+
+1. **Static relays.** With ``-autoRelay`` and its default ``-relayDiscovery=1``, go-libp2p's
+   autorelay waits for 4 relay candidates or a 3-minute boot delay before it reserves a
+   slot; hivemind's ``P2P.create`` cannot turn discovery off (its ``use_relay_discovery``
+   is ignored). ``relay_p2p_class()`` adds ``-relayDiscovery=0``, so the relays given in
+   ``-trustedRelays`` are static relays and the reservation is made within milliseconds
+   of the daemon's start. Static relays must be distinct peers (two addresses of one
+   peer count as two candidates of which only one can ever be found, and the finder
+   waits the boot delay again): ``pick_relays`` keeps one reachable address per peer.
+2. **Circuit addresses.** go-libp2p advertises ``<relay>/p2p-circuit`` only over the
+   relay's *public* addresses; a relay on a private network (a LAN, a test namespace)
+   gets a reservation but no advertised address. ``circuit_maddrs`` builds them from the
+   relays we reserved on (and keeps any the daemon advertises itself).
+3. **Dialing them.** hivemind's multiaddr codec writes ``/p2p/<id>`` as a CIDv1 in binary,
+   which the daemon's control protocol rejects ("length greater than remaining number of
+   bytes in buffer"); ``daemon_maddr`` writes the raw multihash instead, so circuit
+   addresses can be handed to the daemon's ``connect``.
+
+Known limit (not fixable from outside the daemon): ``p2pd`` always starts a second relay
+service with go-libp2p's default resources (``EnableRelayV2`` → ``relay.New(host)``) that
+replaces the configured one when the relay's reachability is known at start, so every
+relayed connection carries at most 128 KiB in each direction and lives at most 2 minutes;
+``-relayDataLimit``/``-relayTimeLimit`` have no effect (measured; docs/swarm.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import base58
+from hivemind.p2p import P2P
+from hivemind.utils.multiaddr import Multiaddr
+
+P2P_CODE = 0x01A5  # multicodec of /p2p/
+CIRCUIT = "/p2p-circuit"
+RELAY_PROBE_TIMEOUT_S = 1.0
+_P2P_PART = re.compile(r"(/p2p/[^/]+)")
+_TCP = re.compile(r"^/(ip4|ip6|dns|dns4|dns6)/([^/]+)/tcp/(\d+)")
+
+
+def relay_p2p_class(static_relays: bool) -> type[P2P]:
+    """hivemind's ``P2P``, or a subclass whose daemon uses the trusted relays as static
+    relays (``-relayDiscovery=0``) instead of waiting to discover more."""
+    if not static_relays:
+        return P2P
+
+    class StaticRelayP2P(P2P):
+        @staticmethod
+        def _make_process_args(*args: Any, **kwargs: Any) -> list[str]:
+            if kwargs.get("trustedRelays"):  # not for hivemind's own helper daemons
+                kwargs["relayDiscovery"] = False
+            return P2P._make_process_args(*args, **kwargs)
+
+    return StaticRelayP2P
+
+
+def peer_of(maddr: str) -> str:
+    """The last ``/p2p/<id>`` of a multiaddr ('' if none)."""
+    parts = _P2P_PART.findall(maddr)
+    return parts[-1].removeprefix("/p2p/") if parts else ""
+
+
+async def pick_relays(maddrs: list[str], timeout: float = RELAY_PROBE_TIMEOUT_S) -> list[str]:
+    """One address per relay peer: the first that accepts a TCP connection now (the
+    daemon gives up on a static relay for an hour after one failed dial), else the first."""
+    by_peer: dict[str, list[str]] = {}
+    for maddr in maddrs:
+        by_peer.setdefault(peer_of(maddr), []).append(maddr)
+    picked = []
+    for candidates in by_peer.values():
+        reachable = await asyncio.gather(*(_accepts_tcp(m, timeout) for m in candidates))
+        picked.append(next((m for m, ok in zip(candidates, reachable, strict=True) if ok), candidates[0]))
+    return picked
+
+
+async def _accepts_tcp(maddr: str, timeout: float) -> bool:
+    match = _TCP.match(maddr)
+    if match is None:
+        return False
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(match[2], int(match[3])), timeout)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+def circuit_maddrs(relays: list[str], peer_id: str, visible: list[str]) -> list[str]:
+    """Where others dial a relayed peer: ``<relay>/p2p-circuit/p2p/<peer_id>`` for every
+    relay it reserved on, then the circuit addresses its daemon advertises itself."""
+    suffix = f"{CIRCUIT}/p2p/{peer_id}"
+    out = [f"{relay}{suffix}" for relay in relays if peer_of(relay)]
+    for maddr in visible:
+        if CIRCUIT in maddr and maddr not in out:
+            out.append(maddr)
+    return out
+
+
+def daemon_maddr(text: str) -> Multiaddr:
+    """A multiaddr as the daemon's control protocol reads it: ``/p2p/<id>`` parts as raw
+    multihashes (hivemind's codec writes CIDv1 bytes there, which the daemon rejects)."""
+    out = bytearray()
+    for part in _P2P_PART.split(text):
+        if not part:
+            continue
+        if part.startswith("/p2p/"):
+            multihash = base58.b58decode(part.removeprefix("/p2p/"))
+            out += _varint(P2P_CODE) + _varint(len(multihash)) + multihash
+        else:
+            out += Multiaddr(part).to_bytes()
+    return Multiaddr(bytes(out))
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
