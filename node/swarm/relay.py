@@ -19,26 +19,38 @@ daemon's behaviour:
    bytes in buffer"); ``daemon_maddr`` writes the raw multihash instead, so circuit
    addresses can be handed to the daemon's ``connect``.
 
-Known limit (not fixable from outside the daemon): ``p2pd`` always starts a second relay
-service with go-libp2p's default resources (``EnableRelayV2`` → ``relay.New(host)``) that
-replaces the configured one when the relay's reachability is known at start, so every
-relayed connection carries at most 128 KiB in each direction and lives at most 2 minutes;
-``-relayDataLimit``/``-relayTimeLimit`` have no effect (measured; docs/swarm.md).
+4. **The relay's limits.** ``p2pd`` registers two relay services for the same protocol:
+   the configured one (``-relayDataLimit`` 4 GiB, ``-relayTimeLimit`` 30 min per relayed
+   connection), started when the daemon learns it is public, and a second one with
+   go-libp2p's defaults (``EnableRelayV2`` → ``relay.New(host)``: 128 KiB each way, 2 min)
+   right after start. Whichever registers last serves; with the reachability forced public
+   that is a race (3 of 6 starts gave the 128 KiB relay, enough for about 50 tokens of
+   hidden states). ``relay_carries`` checks a started relay with two throwaway daemons
+   (one holding a slot, one sending 256 KiB through a circuit), and ``start_peer`` starts
+   a relay's daemon again until the check passes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import re
 from typing import Any
 
 import base58
 from hivemind.p2p import P2P
+from hivemind.proto import runtime_pb2
 from hivemind.utils.multiaddr import Multiaddr
+
+log = logging.getLogger(__name__)
 
 P2P_CODE = 0x01A5  # multicodec of /p2p/
 CIRCUIT = "/p2p-circuit"
 RELAY_PROBE_TIMEOUT_S = 1.0
+RELAY_CHECK_BYTES = 256 * 1024  # twice the 128 KiB default limit of a relayed connection
+RELAY_CHECK_TIMEOUT_S = 20.0
+_CHECK_HANDLER = "heliomesh.relay_check"
 _P2P_PART = re.compile(r"(/p2p/[^/]+)")
 _TCP = re.compile(r"^/(ip4|ip6|dns|dns4|dns6)/([^/]+)/tcp/(\d+)")
 
@@ -126,3 +138,42 @@ def _varint(value: int) -> bytes:
         else:
             out.append(byte)
             return bytes(out)
+
+
+async def relay_carries(relay: str, nbytes: int = RELAY_CHECK_BYTES,
+                        timeout: float = RELAY_CHECK_TIMEOUT_S) -> bool:
+    """Whether the relay at ``relay`` (a multiaddr with its ``/p2p/`` id, reachable from
+    here) carries ``nbytes`` through one relayed connection: a daemon with no listen
+    address (reachable only through the relay) holds a slot, another sends it ``nbytes``."""
+    options: dict[str, Any] = dict(initial_peers=[relay], no_listen=True, host_maddrs=[], auto_nat=False,
+                                   nat_port_map=False, idle_timeout=0, dht_mode="client")
+    daemons: list[P2P] = []
+    try:
+        async with asyncio.timeout(timeout):
+            target = await relay_p2p_class(True).create(**options, use_auto_relay=True, trusted_relays=[relay],
+                                                        force_reachability="private")
+            daemons.append(target)
+            sender = await P2P.create(**options)
+            daemons.append(sender)
+
+            async def answer(request: runtime_pb2.ExpertRequest, _: Any) -> runtime_pb2.ExpertResponse:
+                return runtime_pb2.ExpertResponse(metadata=str(len(request.metadata)).encode())
+
+            await target.add_protobuf_handler(_CHECK_HANDLER, answer, runtime_pb2.ExpertRequest)
+            while True:  # the slot is reserved within milliseconds of the target's start
+                try:
+                    await sender._client.connect(target.peer_id, [daemon_maddr(f"{relay}{CIRCUIT}")])
+                    break
+                except Exception:
+                    await asyncio.sleep(0.05)
+            reply = await sender.call_protobuf_handler(
+                target.peer_id, _CHECK_HANDLER, runtime_pb2.ExpertRequest(metadata=b"x" * nbytes),
+                runtime_pb2.ExpertResponse)
+            return reply.metadata == str(nbytes).encode()
+    except Exception as exc:  # a reset stream (the relay's limit), a timeout, a failed start
+        log.debug("relay check through %s: %s", relay, exc)
+        return False
+    finally:
+        for daemon in reversed(daemons):
+            with contextlib.suppress(Exception):
+                await daemon.shutdown()

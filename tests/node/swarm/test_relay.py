@@ -22,6 +22,7 @@ from node.swarm.relay import (
     daemon_maddr,
     peer_of,
     pick_relays,
+    relay_carries,
     relay_p2p_class,
 )
 
@@ -118,3 +119,20 @@ def test_relayed_peer_is_reached_through_its_circuit_address(relayed: Any) -> No
         PeerID.from_base58(server.peer_id), "test.echo",
         runtime_pb2.ExpertRequest(metadata=b"through the relay"), runtime_pb2.ExpertResponse))
     assert reply.metadata == b"yaler eht hguorht"
+
+
+def test_relay_check_tells_the_full_relay_from_the_default_limited_one(relayed: Any) -> None:
+    loop, relay, _, _ = relayed
+    # start_peer(relay_service=True) restarted the daemon until its relay passed the check
+    assert loop.run(relay_carries(_loopback(loop.run(relay.maddrs()))), timeout=60)
+    # A plain peer runs only p2pd's default-limits relay (128 KiB per relayed connection).
+    plain = loop.run(start_peer(PeerConfig()), timeout=60)
+    try:
+        assert not loop.run(relay_carries(_loopback(loop.run(plain.maddrs()))), timeout=60)
+        assert loop.run(relay_carries(_loopback(loop.run(plain.maddrs())), nbytes=64 * 1024), timeout=60)
+    finally:
+        loop.run(plain.shutdown(), timeout=30)
+
+
+def _loopback(maddrs: list[str]) -> str:
+    return next(m for m in maddrs if m.startswith("/ip4/127."))

@@ -1,0 +1,112 @@
+"""A server behind "NAT", reached only through the relay, on a real swarm.
+
+The relayed inferer runs in a network namespace the test creates and listens on that
+namespace's own loopback: nothing outside can dial it. Its only path out is a veth pair
+to the bootstrap peer, which listens on both sides and relays (libp2p circuit relay v2,
+hivemind's p2pd). Outside, one inferer serves blocks 0:15 and a direct one serves the
+same 15:30 as the relayed one. The test checks that the relayed server reserves a slot
+and announces a circuit address in its signed DHT record (``relayed: true``), that the
+planner prefers the direct server (relay penalty), and that with the direct one banned
+the client generates through the relay (the first server pushes to the relayed one over
+a circuit, the relayed one answers the client over another) with greedy tokens equal to
+the single-process engine. Per-token latency through the relay is measured against the
+direct server in the same run.
+
+The prompt is long on purpose: its prefill sends ≈ 460 KB of hidden states each way
+through the relay, more than the 128 KiB a relayed connection of hivemind 1.1.12's p2pd
+carries when its default-limits relay wins the race at start (``helio bootstrap``
+checks its relay and restarts it until the full one serves; node/swarm/relay.py).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from node.client import ClientModel, SamplingParams, generate_tokens
+from node.client.swarm_route import SwarmClient
+from node.engine import InProcessRoute, Span
+from node.swarm import netns
+from node.swarm.local import LocalSwarm
+from node.swarm.relay import CIRCUIT
+
+pytestmark = [
+    pytest.mark.slow, pytest.mark.model,
+    pytest.mark.skipif(netns.available() is not None, reason=str(netns.available())),
+]
+MODEL = "smollm2-135m-instruct"
+PROMPT = "The sun rises over the quiet sea and the fishermen go out. " * 16
+PROMPT_TOKENS = 200  # 200 × 576 × 4 bytes ≈ 460 KB per prefill, > 128 KiB
+NEW_TOKENS = 16
+
+
+def test_relayed_server_is_found_penalized_and_generates_through_the_relay(
+        smollm2_dir: Path, tmp_path: Path) -> None:
+    client_model = ClientModel(smollm2_dir)
+    ids = list(client_model.tokenizer.encode(PROMPT))[:PROMPT_TOKENS]
+    assert len(ids) == PROMPT_TOKENS
+    params = SamplingParams(max_new_tokens=NEW_TOKENS)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the inferers run 1 thread: same kernels, same bits
+    try:
+        reference = list(generate_tokens(client_model, InProcessRoute([Span(smollm2_dir, 0, 30)]), ids, params))
+    finally:
+        torch.set_num_threads(threads)
+
+    fixed = ["--throughput", "15"]  # equal announced speed: only the relay penalty differs
+    with netns.Namespace("helio-relay", index=9) as ns, \
+            LocalSwarm(smollm2_dir, tmp_path / "logs", refresh_s=5) as swarm:
+        swarm.start_bootstrap(also_listen=[ns.root_ip])
+        first = swarm.start_inferer((0, 15), name="first", wait=False, extra_args=fixed)
+        direct = swarm.start_inferer((15, 30), name="direct", wait=False, extra_args=fixed)
+        # Inside the namespace, listening on its own loopback: unreachable from here.
+        relayed = swarm.start_inferer((15, 30), name="relayed", wait=False, netns=ns.name,
+                                      extra_args=[*fixed, "--auto-relay", "--host", "127.0.0.1"])
+        swarm.wait_ready()
+        with SwarmClient(swarm.initial_peers) as client:
+            record = _wait_for_record(client, relayed.peer_id)
+            assert record.relayed
+            assert record.maddrs and all(CIRCUIT in m for m in record.maddrs), record.maddrs
+
+            hops = client.wait_for_coverage(MODEL, 30)
+            assert [h.peer_id for h in hops] == [first.peer_id, direct.peer_id], "the relay penalty should pick the direct server"
+
+            def generate() -> tuple[list[int], list[float], list[tuple[str, int, int]]]:
+                route = client.route(MODEL, 30, 576)
+                tokens = list(generate_tokens(client_model, route, ids, params))
+                return tokens, [wall for wall, _ in route.timings[1:]], route.peers
+
+            direct_tokens, direct_ms, direct_route = generate()
+            client.ban(direct.peer_id, "test: use the relayed server")
+            relayed_tokens, relayed_ms, relayed_route = generate()
+            links = client.loop.run(client.peer.p2p.list_peers())
+            via = [str(a) for link in links if str(link.peer_id) == relayed.peer_id for a in link.addrs]
+            assert via and all(CIRCUIT in a for a in via), via  # the client reached it through the relay
+            client._bans.pop(direct.peer_id)
+            direct_tokens2, direct_ms2, _ = generate()
+
+
+    assert direct_route == [(first.peer_id, 0, 15), (direct.peer_id, 15, 30)]
+    assert relayed_route == [(first.peer_id, 0, 15), (relayed.peer_id, 15, 30)]
+    first_log = (tmp_path / "logs" / "first.log").read_text().splitlines()
+    assert not [line for line in first_log if "push to" in line and "failed" in line]  # pushed via the relay
+    assert relayed_tokens == reference
+    assert direct_tokens == reference and direct_tokens2 == reference
+    direct_median = statistics.median(direct_ms + direct_ms2)
+    relayed_median = statistics.median(relayed_ms)
+    print(f"per-token latency (median of {len(relayed_ms)} decode steps): direct {direct_median:.1f} ms, "
+          f"through the relay {relayed_median:.1f} ms ({relayed_median - direct_median:+.1f} ms)")
+
+
+def _wait_for_record(client: SwarmClient, peer_id: str, timeout: float = 60.0):  # noqa: ANN202
+    deadline = time.monotonic() + timeout
+    while True:
+        record = client.records(MODEL, 30).get(peer_id)
+        if record is not None and record.maddrs:
+            return record
+        assert time.monotonic() < deadline, f"no record with addresses from {peer_id}"
+        time.sleep(0.5)
