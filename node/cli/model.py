@@ -12,7 +12,7 @@ from node.core.settings import Settings
 from node.models.convert import cached_manifest, convert_model
 from node.models.sources import SOURCES
 
-app = typer.Typer(help="Model assets: convert, list (publish/propose/vote come later).", no_args_is_help=True)
+app = typer.Typer(help="Models: convert weights, publish/fetch them over IPFS, propose, evaluate and vote on chain.", no_args_is_help=True)
 console = Console()
 
 CacheDir = typer.Option(None, "--cache-dir", help="cache root (default: HELIO_CACHE_DIR or ~/.cache/heliomesh)")
@@ -65,8 +65,9 @@ from node.cli.model_ipfs import fetch, publish  # noqa: E402
 app.command()(publish)
 app.command()(fetch)
 
-# Chain: `helio model propose` / `helio model vote` (node/cli/model_chain.py).
-from node.cli.model_chain import propose, vote  # noqa: E402
+# Chain: `helio model propose` / `evaluate` / `vote` (node/cli/model_chain.py).
+from node.cli.model_chain import evaluate, propose, vote  # noqa: E402
 
 app.command()(propose)
+app.command()(evaluate)
 app.command()(vote)

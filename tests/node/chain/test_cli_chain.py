@@ -1,8 +1,9 @@
-"""``helio stake|unstake|withdraw`` and ``helio model propose|vote`` against a real anvil
+"""``helio stake|unstake|withdraw`` and ``helio model propose|evaluate|vote`` against a real anvil
 with the whole suite deployed (typer's CliRunner, in process)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,3 +116,57 @@ def test_amounts_and_keys_are_checked(
         helio(chain, monkeypatch, "withdraw")
     with pytest.raises(ConfigError, match="--peer-id"):
         helio(chain, monkeypatch, "stake", "1000", "--dev-account", "7")
+
+
+def test_model_evaluate_posts_what_it_measured(
+    chain: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, smollm2_dir: Path, tmp_path: Path
+) -> None:
+    """A staked inferer benchmarks the proposed model (real SmolLM2) and posts it; the
+    accuracy equals transformers' own next-token predictions on the same text."""
+    import torch
+
+    from node.client import ClientModel
+    from node.client.evaluate import english_text
+    from node.ipfs import manifest_cid
+    from node.models.reference import load_full_model
+
+    cid = manifest_cid(smollm2_dir)
+    helio(chain, monkeypatch, "stake", "1000", "--peer-id", "12D3KooWeval", "--dev-account", "5")
+    helio(chain, monkeypatch, "model", "propose", "eval-model", "--cid", cid, "--license", "Apache-2.0",
+          "--family", "llama", "--min-memory-mb", "600", "--energy-mj-per-token", "900",
+          "--max-latency-ms", "300", "--dev-account", "6")  # fmt: skip
+    args = ("model", "evaluate", "eval-model", "--model-dir", str(smollm2_dir), "--watts", "250",
+            "--decode-tokens", "4", "--quality-tokens", "64", "--json")  # fmt: skip
+
+    with pytest.raises(Exception, match="ModelNotActiveInferer"):  # dev account 7 has no stake
+        helio(chain, monkeypatch, *args, "--dev-account", "7")
+    out = helio(chain, monkeypatch, *args, "--dev-account", "5")
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["posted"] and "1 benchmark(s) on chain" in out
+
+    # the accuracy is the full transformers model's, on the same 64 tokens
+    ids = ClientModel(smollm2_dir).encode(english_text())[:64]
+    with torch.inference_mode():
+        logits = load_full_model(smollm2_dir)(torch.tensor([ids])).logits[0, :-1]
+    expected = float((logits.argmax(-1) == torch.tensor(ids[1:])).float().mean())
+    assert result["accuracy"] == pytest.approx(expected, abs=1 / 63 + 1e-4)
+    assert 0.2 < result["accuracy"] < 0.9 and 5 < result["perplexity"] < 200  # 64 tokens: little context
+    assert result["mj_per_token"] == round(250 / result["tokens_per_s"] * 1000)
+
+    models = HelioChain.open(connect(chain[0]), "local", directory=chain[1]).models
+    posted = models.c.functions.benchmarkOf(
+        models.c.functions.keyOf("eval-model").call(), DEV_ACCOUNTS[5].address).call()
+    assert list(posted[:3]) == [round(result["tokens_per_s"] * 1000), result["mj_per_token"],
+                          result["accuracy_bps"]]  # fmt: skip
+    with pytest.raises(Exception, match="ModelBenchmarkAlreadyPosted"):
+        helio(chain, monkeypatch, *args, "--dev-account", "5")
+
+    # a directory that is not the proposed model is refused before any work
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "manifest.json").write_text("{}")
+    with pytest.raises(ConfigError, match="not the proposed model"):
+        helio(chain, monkeypatch, "model", "evaluate", "eval-model", "--model-dir", str(other),
+              "--dev-account", "5")  # fmt: skip
+    with pytest.raises(ConfigError, match="'none' on chain"):
+        helio(chain, monkeypatch, "model", "evaluate", "never-proposed", "--dev-account", "5")
