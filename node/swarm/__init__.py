@@ -3,6 +3,8 @@
 - ``records``  ``ServerRecord`` (what an inferer announces), ``sign_record`` / ``parse_record``
 - ``dht``      ``SwarmDHT``: announce under ``"{model}.{block}"``, fetch valid records; ``coverage``, ``gaps``
 - ``peer``     ``PeerConfig``, ``start_peer`` (libp2p peer + DHT node), ``connect``, ``LoopThread``, ``run``
+- ``relay``    NAT'd peers via libp2p circuit relays: static relays, circuit addresses,
+               ``daemon_maddr``, ``relay_carries`` (p2pd's 128 KiB default-relay race)
 - ``wire``     protocol messages (open/step/push/result/error) and the hidden-state codec
 - ``evidence`` ``CommitmentSigner``: EIP-712 ``OutputCommitment`` per step; input hash chains
 - ``balance``  span selection (Petals' rule) and the move check (``should_move``)
