@@ -55,10 +55,14 @@ def serve(
     try:
         if found:
             from gateway.swarm import SwarmDhtView, swarm_served_model
-            from node.client.swarm_route import SwarmClient
+            from node.client.swarm_route import swarm_client
             from node.models.convert import convert_model
 
-            swarm = SwarmClient(found)
+            # With a chain: staked inferers only, commitments and energy reports checked
+            # under the deployed contracts' domains and registered keys.
+            full = chain is not None and all(chain.has(c) for c in (
+                "StakingRegistry", "EnergyAttestations", "Verification"))
+            swarm = swarm_client(found, chain=chain.helio() if full and chain is not None else None)
             served = {m: swarm_served_model(swarm, m, convert_model(
                 m, settings.dtype, Settings().cache_dir, progress=False).model_dir) for m in settings.models}
         else:

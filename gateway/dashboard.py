@@ -2,10 +2,13 @@
 ``GET /api/swarm/events`` (SSE, a snapshot every ``interval`` seconds).
 
 Per model: the servers and the blocks each covers, gaps in coverage, throughput, and per
-inferer the energy state/headroom, stake and reputation read from the chain (each only
-when its contract is deployed; ``null`` otherwise). Servers come from a ``SwarmView``:
-``LocalSwarmView`` reports the gateway's in-process spans; the swarm's DHT-backed view
-(issue #4) plugs in the same way.
+inferer its energy, stake and reputation. Energy comes from the inferer's signed report
+in its DHT record, verified (``gateway.swarm.SwarmDhtView``: state, headroom, battery,
+capacity, local time; ``source`` "dht"), else from its latest report on the chain
+(``source`` "chain"); stake and reputation from the chain (each only when its contract
+is deployed; ``null`` otherwise). Servers come from a ``SwarmView``: ``LocalSwarmView``
+reports the gateway's in-process spans, ``SwarmDhtView`` the swarm's DHT records. Per
+model also the energy admission (``energy_admission``: ratio, sessions held, waiting).
 """
 
 from __future__ import annotations
@@ -75,7 +78,10 @@ def _chain_facts(gateway: Gateway, address: str) -> dict[str, Any]:
         if chain.has("EnergyAttestations"):
             report = helio.energy.latest(address)
             if report["timestamp"]:
-                facts["energy"] = {**report, "state": InfererState(report["state"]).name.lower()}
+                facts["energy"] = {
+                    **report, "state": InfererState(report["state"]).name.lower(), "source": "chain",
+                    "battery_soc": report["battery_soc_bps"] / 10_000 if report["battery_soc_bps"] else None,
+                    "age_s": round(time.time() - report["timestamp"], 1)}
     with contextlib.suppress(Exception):
         if chain.has("Verification"):
             passed, failed = helio.verification.reputation(address)
@@ -103,9 +109,14 @@ def snapshot(gateway: Gateway, view: SwarmView | None = None) -> dict[str, Any]:
             addr = s["address"]
             if addr not in facts:
                 facts[addr] = _chain_facts(gateway, addr)
+            live = s.get("energy")  # the verified DHT claim wins over the chain's (older) one
             s.update(facts[addr])
+            if live is not None:
+                s["energy"] = live
+        gate = gateway.energy_gates.get(model_id)
         models.append({"id": model_id, "num_blocks": model.num_blocks, "servers": servers,
-                       "gaps": coverage_gaps(model.num_blocks, servers)})
+                       "gaps": coverage_gaps(model.num_blocks, servers),
+                       "energy_admission": gate.describe() if gate is not None else None})
     return {
         "time": time.time(),
         "models": models,

@@ -51,6 +51,9 @@ class GenerationRequest:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # The energy-admitted route (gateway/energy.py ``Admission``): pinned on the swarm
+    # route, its slots freed once the route is closed.
+    admission: Any = None
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(
@@ -140,7 +143,13 @@ class Engine:
                 post(queue.put_nowait, _DONE)
                 post(finished.set)
 
-        recorder = _UsageRecorder(model.route_factory(), model)
+        route = model.route_factory()
+        admission = request.admission
+        if admission is not None:
+            if hasattr(route, "pinned"):
+                route.pinned = admission.hops  # open exactly the admitted hops
+            admission.handed_over = True  # freed below, once the worker closed the route
+        recorder = _UsageRecorder(route, model)
         worker = threading.Thread(target=work, name="generation", daemon=True)
         worker.start()
         decoder = IncrementalDecoder(model.client.tokenizer)
@@ -175,9 +184,11 @@ class Engine:
             cancel.set()
             # The slot is free only once the worker has closed its route; wait for it
             # off the request's task so a disconnect is not delayed by it.
-            asyncio.get_running_loop().create_task(self._release_after(finished))
+            asyncio.get_running_loop().create_task(self._release_after(finished, admission))
 
-    async def _release_after(self, finished: asyncio.Event) -> None:
+    async def _release_after(self, finished: asyncio.Event, admission: Any = None) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await finished.wait()
         self._slots.release()
+        if admission is not None:
+            admission.release()

@@ -75,6 +75,18 @@ def rate_limited(message: str, retry_after_s: int) -> APIError:
     )
 
 
+def at_capacity(message: str, retry_after_s: int) -> APIError:
+    """The swarm's energy allows no more sessions now (nothing was charged)."""
+    return APIError(
+        503,
+        f"{message}; nothing was charged. Retry in {retry_after_s} s, or run an inferer: the "
+        "swarm grows with its volunteers",
+        type="server_error",
+        code="at_capacity",
+        headers={"Retry-After": str(max(1, retry_after_s))},
+    )
+
+
 def payment_error(code: str, message: str, status: int = 402) -> APIError:
     """A refused voucher; ``code`` names the check that failed (docs/api.md)."""
     return APIError(status, message, type="payment_error", code=code, param="X-Helio-Voucher")

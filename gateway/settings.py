@@ -53,6 +53,20 @@ class GatewaySettings(BaseSettings):
     contribution_epoch_s: float = Field(
         3600.0, gt=0, description="length of a contribution-accounting epoch"
     )
+    # Energy admission (swarm-served models whose inferers publish verified energy claims).
+    energy_admission: bool = Field(
+        True, description="refuse new sessions beyond the swarm's energy capacity (503 at_capacity)"
+    )
+    energy_users_per_inferer: int = Field(
+        8, ge=1, le=1000, description="the inferer-to-user ratio: sessions per inferer at most "
+        "(fewer when its energy allows fewer)"
+    )
+    energy_queue_s: float = Field(
+        10.0, ge=0, description="a session that does not fit waits this long for a slot, then 503"
+    )
+    energy_retry_after_s: int = Field(
+        30, ge=1, description="Retry-After of a 503 at_capacity answer"
+    )
     web_dist: Path | None = Field(
         None, description="built web app (default: gateway/web/dist next to the package)"
     )

@@ -47,6 +47,8 @@ class Gateway:
     memory_channels: MemoryChannels | None = None  # set in off-chain mode
     metrics: Metrics = field(default_factory=Metrics)
     swarm_view: Any = None  # a dashboard.SwarmView; None = the in-process spans
+    # Energy admission per swarm-served model (gateway/energy.py); empty: none.
+    energy_gates: dict[str, Any] = field(default_factory=dict)
 
     def served_ids(self) -> list[str]:
         return [m for m in self.models if self.catalog.is_adopted(m)]
@@ -96,6 +98,13 @@ def build_gateway(
         log.info("no Payments contract: vouchers are checked against off-chain channels")
     desk = PaymentDesk(domain, payee.address, channels, settings.price_per_token_wei,
                        settings.voucher_min_validity_s)
+    gates = {}
+    if settings.energy_admission:
+        from gateway.energy import EnergyGate
+
+        gates = {m.model_id: EnergyGate(m.swarm, m.model_id, m.num_blocks, settings.energy_queue_s,
+                                        settings.energy_users_per_inferer)
+                 for m in models.values() if m.swarm is not None}
     return Gateway(
         settings=settings,
         models=models,
@@ -110,4 +119,5 @@ def build_gateway(
         accounting=ContributionLedger(settings.contribution_epoch_s),
         chain=chain,
         memory_channels=memory,
+        energy_gates=gates,
     )

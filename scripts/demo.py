@@ -34,6 +34,9 @@ log = logging.getLogger("demo")
 DEMO_MODEL = "smollm2-135m-instruct"
 DEMO_INFERERS = 3  # inferer processes, one span each
 DEMO_CLOCK_SPEED = 120.0  # energy trace clock: 120 s of simulated time per wall second
+# The trace day: local noon of the March equinox (Greensboro's TMY sun is strong then, so
+# the inferers come online on sunlight whatever today's date and weather are).
+DEMO_TRACE_DATE = "march-equinox"
 
 
 def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
@@ -90,6 +93,8 @@ def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
         elapsed = time.perf_counter() - t0
         console.print(Panel(answer, title=f"[bold]{question}", subtitle=f"{DEMO_MODEL} · {elapsed:.1f} s"))
         print(f"ANSWER: {answer}", flush=True)
+        with contextlib.suppress(Exception):  # informative only
+            log_chain_energy(w3, sorted({s.address for s in served.spans if s.address}))
         if once:
             return
         console.print(f"chain at {anvil.rpc_url}; deployments in deployments/local.json; "
@@ -111,11 +116,29 @@ def ipfs_args(manifest_cid: str, peers: list[str]) -> list[str]:
 
 def energy_args(once: bool) -> list[str]:
     """Each inferer runs behind the energy controller, fed by real irradiance replayed from
-    its local noon at DEMO_CLOCK_SPEED (an hour in 30 s: the afternoon's drain and the
-    night's offline show on the dashboard within minutes). ``--once`` never waits on
-    energy: the reports are still signed and announced, but they decide nothing."""
-    args = ["--energy", "trace", "--clock-speed", str(DEMO_CLOCK_SPEED)]
+    local noon of DEMO_TRACE_DATE at DEMO_CLOCK_SPEED (an hour in 30 s: the afternoon's
+    decline, the evening on battery and the night show on the dashboard within minutes);
+    its signed reports go into its DHT record and, at every state change and once per
+    simulated hour, on-chain. ``--once`` never waits on energy: the reports are still
+    signed, announced and posted, but they decide nothing."""
+    args = ["--energy", "trace", "--clock-speed", str(DEMO_CLOCK_SPEED), "--trace-date", DEMO_TRACE_DATE]
     return args + (["--no-energy-enforce"] if once else ["--energy-enforce"])
+
+
+def log_chain_energy(w3: Any, addresses: list[str]) -> None:
+    """What EnergyAttestations holds for each inferer (posted by the inferers themselves)."""
+    from node.chain.bindings import HelioChain
+    from node.energy.state import InfererState
+
+    energy = HelioChain.open(w3, "local").energy
+    for address in addresses:
+        report = energy.latest(address)
+        if not report["timestamp"]:
+            log.info("on-chain energy of %s: nothing posted yet", address[:8])
+            continue
+        log.info("on-chain energy of %s: %s, headroom %d W, battery %d %%, %.0f s ago", address[:8],
+                 InfererState(report["state"]).label, report["headroom_w"],
+                 report["battery_soc_bps"] // 100, time.time() - report["timestamp"])
 
 
 def start_swarm(stack: contextlib.ExitStack, model_dir: Path, rpc_url: str, w3: Any,
@@ -141,7 +164,9 @@ def start_swarm(stack: contextlib.ExitStack, model_dir: Path, rpc_url: str, w3: 
     route = client.wait_for_coverage(DEMO_MODEL, n)
     log.info("swarm route: %s", " -> ".join(f"{h.peer_id[-6:]}[{h.start}:{h.end}] ({h.address[:8]})" for h in route))
     records = sorted(client.records(DEMO_MODEL, n).values(), key=lambda r: r.start)
-    for claim in client.energy.observe(records):  # the signed energy reports in the records
+    # The signed energy reports in the records, verified under the deployed
+    # EnergyAttestations domain against each inferer's registered attestation key.
+    for claim in client.energy.observe(records):
         log.info("energy of %s: %s, headroom %.0f W, battery %s, capacity %d", claim.inferer[:8],
                  claim.state.label, claim.headroom_w,
                  "-" if claim.battery_soc is None else f"{claim.battery_soc:.0%}", claim.capacity)

@@ -1,6 +1,7 @@
 """Serving steps both generation endpoints share: resolve the model, check the request
-against limits, admit it (payment or free tier), then run it to the end or stream it.
-Everything that can refuse a request runs before the first token is computed."""
+against limits, admit it (the swarm's energy capacity first, then payment or free
+tier), then run it to the end or stream it. Everything that can refuse a request runs
+before the first token is computed, so a refusal charges nothing."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from fastapi import Request
 from pydantic import BaseModel
 
 from gateway.admission import Ticket, admit
+from gateway.energy import Admission
 from gateway.engine import Delta, GenerationRequest
-from gateway.errors import APIError, model_not_found
+from gateway.errors import APIError, at_capacity, model_not_found
 from gateway.openai.common import SamplingRequest, Usage
 from gateway.routes import ServedModel
 from gateway.state import Gateway
+from node.core.errors import HeliomeshError
+from node.referee.energy import AtCapacityError
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +35,33 @@ class Prepared:
     model: ServedModel
     generation: GenerationRequest
     ticket: Ticket
+    energy: Admission | None = None  # the route's energy slots (swarm-served models)
 
     @property
     def prompt_tokens(self) -> int:
         return len(self.generation.prompt_ids)
+
+    def done(self) -> None:
+        """The request is over: free its energy slots unless the engine took them over
+        (it frees them once the generation's route is closed)."""
+        if self.energy is not None and not self.energy.handed_over:
+            self.energy.release()
+
+
+async def admit_energy(gateway: Gateway, model: ServedModel, max_length: int) -> Admission | None:
+    """Slots on an admitted route of a swarm-served model, or 503 ``at_capacity`` after
+    the queue wait (503 ``swarm_unavailable`` if no server covers the model)."""
+    gate = gateway.energy_gates.get(model.model_id)
+    if gate is None:
+        return None
+    try:
+        return await gate.admit(gate.new_session(), max_length)
+    except AtCapacityError as exc:
+        gateway.metrics.error(503)
+        raise at_capacity(str(exc), gateway.settings.energy_retry_after_s) from None
+    except HeliomeshError as exc:  # no route at all
+        raise APIError(503, f"the network could not run this request: {exc}", type="server_error",
+                       code="swarm_unavailable", headers={"Retry-After": "10"}) from exc
 
 
 def resolve_model(gateway: Gateway, model_id: str) -> ServedModel:
@@ -69,8 +96,16 @@ async def prepare(
         prompt_ids=prompt_ids, max_tokens=max_tokens, temperature=body.temperature,
         top_p=body.top_p, seed=body.seed, stop=body.stop_list(),
     )
-    ticket = await admit(gateway, request, model.model_id, len(prompt_ids) + max_tokens)
-    return Prepared(model, generation, ticket)
+    energy = await admit_energy(gateway, model, len(prompt_ids) + max_tokens)
+    try:
+        ticket = await admit(gateway, request, model.model_id, len(prompt_ids) + max_tokens)
+    except BaseException:
+        if energy is not None:
+            energy.release()
+        raise
+    if energy is not None:
+        generation.admission = energy
+    return Prepared(model, generation, ticket, energy)
 
 
 def _account(gateway: Gateway, prepared: Prepared, completion_tokens: int,
@@ -121,6 +156,7 @@ async def run_to_end(gateway: Gateway, request: Request, prepared: Prepared) -> 
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+        prepared.done()
     return text, reason, count, _account(gateway, prepared, count, usage[0])
 
 
@@ -159,5 +195,6 @@ async def stream_events(
         log.exception("generation failed mid-stream")
         yield sse(APIError(500, f"generation failed: {type(exc).__name__}", type="server_error").body())
     finally:
+        prepared.done()
         _account(gateway, prepared, count, usage)
     yield "data: [DONE]\n\n"

@@ -58,9 +58,11 @@ def serve(
     energy: str = typer.Option("none", "--energy", help="energy gate: none (always serve), fixed (--energy-watts) or trace (real irradiance replayed from local noon)"),
     energy_watts: float = typer.Option(1000.0, "--energy-watts", help="--energy fixed: available power in W"),
     trace_site: str = typer.Option("greensboro", "--trace-site", help="--energy trace: TMY site"),
-    tz_offset: float = typer.Option(None, "--tz-offset", help="--energy trace: local UTC offset in hours (default: the site's)"),
+    tz_offset: float = typer.Option(None, "--tz-offset", help="local UTC offset in hours, announced with the energy reports (--energy trace: default the site's)"),
     clock_speed: float = typer.Option(1.0, "--clock-speed", help="--energy trace: clock speed (120: an hour in 30 s)"),
     energy_enforce: bool = typer.Option(True, "--energy-enforce/--no-energy-enforce", help="let the energy decide when to serve (off: report only, never wait)"),
+    trace_date: str = typer.Option(None, "--trace-date", help="--energy trace: start at local noon of this day (MM-DD, YYYY-MM-DD, march-equinox, june-solstice, december-solstice; default today)"),
+    attest_interval: float = typer.Option(3600.0, "--attest-interval", envvar="HELIO_ATTEST_INTERVAL", help="with --rpc-url: post energy reports on-chain at every state change and at most once per this many seconds (of the energy clock)"),
 ) -> None:
     """Serve blocks of a model: load them, announce them in the DHT, answer sessions."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
@@ -92,9 +94,11 @@ def serve(
         rebalance_period_s=rebalance,
         region=region,
         relayed=auto_relay,
-        chain=ChainConfig(rpc_url=rpc_url, network=network, region=region or "local") if rpc_url else None,
+        chain=ChainConfig(rpc_url=rpc_url, network=network, region=region or "local",
+                          deployments_dir=_deployments_dir()) if rpc_url else None,
         throughput_override=throughput,
-        energy=_energy(energy, energy_watts, trace_site, tz_offset, clock_speed, energy_enforce),
+        energy=_energy(energy, energy_watts, trace_site, tz_offset, clock_speed, energy_enforce,
+                       trace_date, attest_interval),
     )
     log.info("inferer %s, model %s, blocks %s", Account.from_key(key).address, config.model_dir, blocks)
     try:
@@ -125,7 +129,7 @@ def _fetch_span(manifest_cid: str, blocks: tuple[int, int] | None, peers: list[s
 
 
 def _energy(mode: str, watts: float, site: str, tz: float | None, speed: float,
-            enforce: bool) -> object:
+            enforce: bool, trace_date: str | None = None, attest_interval: float = 3600.0) -> object:
     from node.inferer.energy import ENERGY_MODES, EnergyOptions
 
     if mode not in ENERGY_MODES:
@@ -133,7 +137,14 @@ def _energy(mode: str, watts: float, site: str, tz: float | None, speed: float,
     if mode == "none":
         return None
     return EnergyOptions(mode, watts=watts, trace_site=site, tz_offset=tz,  # type: ignore[arg-type]
-                         clock_speed=speed, enforce=enforce)
+                         clock_speed=speed, enforce=enforce, trace_date=trace_date,
+                         attest_interval_s=attest_interval)
+
+
+def _deployments_dir() -> Path | None:
+    """HELIO_DEPLOYMENTS_DIR: another deployments/ folder (tests, several chains)."""
+    directory = os.environ.get("HELIO_DEPLOYMENTS_DIR")
+    return Path(directory) if directory else None
 
 
 def _key(private_key: str | None, dev_key: int | None) -> str:

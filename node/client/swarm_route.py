@@ -176,15 +176,18 @@ class SwarmClient:
 
 
 def swarm_client(initial_peers: list[str], *, chain: Any = None,
-                 config: ClientConfig | None = None) -> SwarmClient:
+                 config: ClientConfig | None = None, energy_config: Any = None) -> SwarmClient:
     """A ``SwarmClient`` for a swarm tied to ``chain`` (``node.chain``'s ``HelioChain``):
-    its planner routes only to staked inferers and it checks output commitments under the
-    deployed Verification contract's EIP-712 domain. Without a chain: no stake check,
-    the zero-address domain (what inferers without a chain sign with)."""
+    its planner routes only to staked inferers, it checks output commitments under the
+    deployed Verification contract's EIP-712 domain, and it trusts an energy claim only if
+    signed under the EnergyAttestations domain by the inferer's registered attestation
+    key. Without a chain: no stake check, the zero-address domains (what inferers without
+    a chain sign with). ``energy_config``: the scheduler's ``SchedulerConfig``."""
     from node.chain.eip712 import Domain
     from node.referee.stake import StakeCache
 
-    energy = RecordEnergy()
+    energy = (RecordEnergy.for_chain(chain, energy_config) if chain is not None
+              else RecordEnergy(config=energy_config))
     planner = RoutePlanner(is_staked=StakeCache(chain.staking) if chain is not None else None,
                            penalty_ms=energy.penalty)
     client = SwarmClient(initial_peers, config=config, planner=planner, energy=energy)
@@ -219,6 +222,8 @@ class SwarmRoute:
         # Per step: (wall ms at the client, summed compute ms the hops reported).
         self.timings: list[tuple[float, float]] = []
         self._compute_ms = 0.0
+        # A route planned (and energy-admitted) beforehand: the next open() tries it first.
+        self.pinned: list[Hop] | None = None
 
     # --- Route -------------------------------------------------------------------------
     def open(self, max_length: int) -> None:
@@ -254,8 +259,10 @@ class SwarmRoute:
     # --- opening -------------------------------------------------------------------------
     async def _open_route(self) -> None:
         for _ in range(self.config.max_failovers + 1):
-            hops = await self.client.plan(self.model_id, self.num_blocks, 0, self.num_blocks,
-                                          max_length=self.max_length)
+            hops, self.pinned = self.pinned, None
+            if not hops or any(h.peer_id in self.client.banned() for h in hops):
+                hops = await self.client.plan(self.model_id, self.num_blocks, 0, self.num_blocks,
+                                              max_length=self.max_length)
             try:
                 self.hops = await self._open_hops(hops)
                 log.info("route: %s", " → ".join(

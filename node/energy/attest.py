@@ -13,7 +13,9 @@
 - ``PostingPolicy``: post on-chain at every state change, else at most once per
   ``min_interval_s``.
 - ``ChainPoster``: submits due reports from a worker thread, batching what piled up
-  (``submitBatch``) so a slow RPC never stalls the energy loop.
+  (``submitBatch``) so a slow RPC never stalls the energy loop. A failed post is logged
+  once per outage; the next report the policy makes due goes out as usual (and
+  supersedes it: the contract keeps only the latest).
 - ``EnergyAttester``: the ``EnergyRunner.on_report`` hook tying the above together.
 """
 
@@ -138,6 +140,8 @@ class ChainPoster:
         self.max_batch = max_batch
         self.receipts: list[Any] = []
         self.errors: list[str] = []
+        self.reports_posted = 0  # reports that reached the chain
+        self.failing = False  # the last post failed (an outage is logged once)
         self._queue: queue.Queue[EnergyPayload | None] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="energy-poster", daemon=True)
         self._thread.start()
@@ -145,10 +149,13 @@ class ChainPoster:
     def post(self, payload: EnergyPayload) -> None:
         self._queue.put(payload)
 
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Send what is queued, then stop the worker."""
+    def close(self, timeout_s: float = 30.0) -> bool:
+        """Send what is queued, then stop the worker; give up waiting after ``timeout_s``
+        (the worker is a daemon thread: a hung RPC never holds the process). True if the
+        worker finished."""
         self._queue.put(None)
         self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
     def _work(self) -> None:
         while True:
@@ -181,9 +188,18 @@ class ChainPoster:
             self.receipts.append(self.send(call))
         except Exception as exc:  # a failed post must not kill the worker; the next one retries
             msg = _describe(exc)
-            if not self.errors or self.errors[-1] != msg:
-                log.warning("energy report post failed (%d reports): %s", len(batch), msg)
+            if not self.failing:  # once per outage, not once per post
+                log.warning("energy report post failed (%d reports): %s; the next report due "
+                            "is posted as usual", len(batch), msg)
+            else:
+                log.debug("energy report post failed again: %s", msg)
+            self.failing = True
             self.errors.append(msg)
+            return
+        if self.failing:
+            log.info("energy reports reach the chain again (after %d failed posts)", len(self.errors))
+        self.failing = False
+        self.reports_posted += len(batch)
 
 
 def _describe(exc: Exception) -> str:
@@ -212,6 +228,9 @@ class EnergyAttester:
     poster: ChainPoster | None = None
     extras: Callable[[], dict[str, Any]] = dict  # capacity, sessions, utc_offset_h, span
     wall_clock: Callable[[], float] = time.time
+    # The posting interval counts on the energy clock (``now``; an accelerated trace's
+    # day) instead of the wall clock; the report's timestamp and nonce stay wall time.
+    policy_on_energy_clock: bool = False
     latest: EnergyPayload | None = None  # the newest signed report (for the DHT record)
     last_posted: EnergyPayload | None = None  # the newest one handed to the poster
     posted: int = 0
@@ -227,8 +246,9 @@ class EnergyAttester:
         report = build_report(self.inferer, reading, decision.state, draw, self.next_nonce(), int(wall))
         extras = {"capacity": decision.capacity, **{k: v for k, v in self.extras().items() if k != "draw_w"}}
         self.latest = sign_payload(report, extras, self.private_key, self.domain)
-        if self.policy.due(wall, decision.state):
-            self.policy.record(wall, decision.state)
+        t = now if self.policy_on_energy_clock else wall
+        if self.policy.due(t, decision.state):
+            self.policy.record(t, decision.state)
             self.posted += 1
             self.last_posted = self.latest
             if self.poster is not None:

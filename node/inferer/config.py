@@ -18,6 +18,7 @@ class ChainConfig:
     network: str = "local"  # reads deployments/<network>.json
     stake_wei: int | None = None  # own stake to hold; None = the contract's minimum
     region: str = "local"
+    deployments_dir: Path | None = None  # None: the project's deployments/ (HELIO_DEPLOYMENTS_DIR)
 
 
 @dataclass

@@ -5,8 +5,16 @@ irradiance replayed from local noon on an accelerated clock) and ``ServerEnergy`
 ``node.energy``'s ``EnergyRunner`` beside the server: the controller's decisions move
 the server between ``online`` / ``draining`` / ``offline`` (announced in its DHT record),
 its capacity caps the sessions the server accepts, and every report is signed
-(``EnergyAttester``, EIP-712 under ``energy_domain()``) and carried in the record's
-``energy`` field so referees see headroom without the chain.
+(``EnergyAttester``) and carried in the record's ``energy`` field so referees see
+headroom without the chain.
+
+Without a chain the reports are signed under ``energy_domain()`` (the zero verifying
+contract). With one (``use_chain``, called once the server is staked) they are signed
+under the deployed ``EnergyAttestations`` domain and a ``ChainPoster`` posts them:
+every state change, else at most once per ``attest_interval_s`` of the energy clock, from
+its own thread (serving never waits on the chain; a failed post is logged once per
+outage and the next due report goes out as usual). On stop the inferer posts a final
+``offline`` report and waits at most ``POSTER_CLOSE_S`` for the poster.
 
 ``enforce=False`` (the demo's ``--once``): the model loads at once and never unloads;
 the energy is still read, signed and announced, but it decides nothing.
@@ -22,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from node.core.errors import ConfigError
 from node.energy.adapters import make_adapter
-from node.energy.attest import EnergyAttester, energy_domain
+from node.energy.attest import ChainPoster, EnergyAttester, PostingPolicy, energy_domain
 from node.energy.controller import ControllerConfig, Decision, EnergyController
 from node.energy.reading import EnergyReading
 from node.energy.runner import EnergyRunner
@@ -35,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENERGY_MODES = ("none", "fixed", "trace")
+DEFAULT_ATTEST_INTERVAL_S = 3600.0  # periodic on-chain posts (state changes always post)
+POSTER_CLOSE_S = 10.0  # on stop, wait this long for queued posts, then leave anyway
 
 
 @dataclass
@@ -42,21 +52,29 @@ class EnergyOptions:
     mode: Literal["fixed", "trace"]
     watts: float = 1000.0  # fixed: available power (W)
     trace_site: str = "greensboro"  # trace: TMY site (node/energy/traces.py)
-    tz_offset: float | None = None  # trace: local UTC offset (default: the site's)
+    tz_offset: float | None = None  # local UTC offset (trace default: the site's; fixed: none)
     clock_speed: float = 1.0  # trace: clock seconds per wall second (demo: 120 = 1 h in 30 s)
+    trace_date: str | None = None  # trace: start at local noon of this day (MM-DD, march-equinox…)
     enforce: bool = True  # False: load at once, never unload (energy only reported)
+    # With a chain: periodic posts at most this often (energy-clock seconds; state changes
+    # always post). The contract counts a report fresh for its maxAge (900 s by default).
+    attest_interval_s: float = DEFAULT_ATTEST_INTERVAL_S
 
     def __post_init__(self) -> None:
         if self.mode not in ("fixed", "trace"):
             raise ConfigError(f"--energy {self.mode!r}: use one of {', '.join(ENERGY_MODES)}")
         if self.clock_speed <= 0 or self.watts < 0:
             raise ConfigError("--clock-speed must be positive and --energy-watts non-negative")
+        if self.attest_interval_s <= 0:
+            raise ConfigError(f"--attest-interval must be positive, got {self.attest_interval_s}")
+        if self.trace_date is not None and self.mode != "trace":
+            raise ConfigError("--trace-date goes with --energy trace")
 
     def adapter(self) -> Any:
         if self.mode == "fixed":
             return make_adapter("fixed", available_w=self.watts)
         return make_adapter("trace", site=self.trace_site, utc_offset_h=self.tz_offset,
-                            start="local-noon", speed=self.clock_speed)
+                            start="local-noon", date=self.trace_date, speed=self.clock_speed)
 
     @property
     def poll_s(self) -> float:
@@ -119,7 +137,9 @@ class ServerEnergy:
                                            enforce=options.enforce)
         self.host = _ServerHost(server)
         self.attester = EnergyAttester(server.address, server.config.private_key, energy_domain(),
-                                       extras=self._extras)
+                                       extras=self._extras, policy_on_energy_clock=True,
+                                       policy=PostingPolicy(min_interval_s=options.attest_interval_s))
+        self.poster: ChainPoster | None = None
         self.runner = EnergyRunner(self.adapter, self.controller, self.host, clock=clock,
                                    poll_s=poll, drain_timeout_s=server.config.drain_timeout_s,
                                    on_report=self._report)
@@ -128,8 +148,11 @@ class ServerEnergy:
     def _extras(self) -> dict[str, Any]:
         blocks = self.server.blocks
         extras: dict[str, Any] = {"sessions": self.host.active_sessions(),
-                                  "draw_w": self.runner.draw_w()}
+                                  "draw_w": self.runner.draw_w(),
+                                  "clock_t": round(self.adapter.clock.now(), 1)}
         offset = getattr(self.adapter, "utc_offset_h", None)
+        if offset is None:  # fixed: the zone given with --tz-offset, if any
+            offset = self.options.tz_offset
         if offset is not None:
             extras["utc_offset_h"] = float(offset)
         if blocks is not None:
@@ -171,8 +194,34 @@ class ServerEnergy:
         return (self.server.state == ServerState.ONLINE and self.has_room() and latest is not None
                 and latest.report.state == int(InfererState.ONLINE))
 
+    def use_chain(self, chain: Any, send: Any) -> None:
+        """Sign under the deployed EnergyAttestations domain and post due reports with
+        ``send(call)`` (e.g. ``transact(w3, account, call)``). Call before ``start``."""
+        from node.chain.eip712 import Domain
+
+        contract = chain.energy.c
+        self.attester.domain = Domain.of(contract)
+        self.poster = self.attester.poster = ChainPoster(contract, send)
+        log.info("energy reports: signed for EnergyAttestations at %s, posted at every state "
+                 "change and at most every %.0f s", contract.address, self.options.attest_interval_s)
+
     async def stop(self) -> None:
         await self.runner.stop(unload=False)  # the server drains and leaves by itself
+        if self.poster is None:
+            return
+        if self.attester.latest is not None:  # tell the chain we leave (a state change)
+            last = self.controller.last
+            self.attester(self.adapter.clock.now(), self.runner.reading, Decision(
+                InfererState.OFFLINE, None, 0, last.headroom_avg_w if last else 0.0,
+                last.battery_soc if last else None, False, last.data_ok if last else False,
+                "shutting down"))
+        if not await asyncio.to_thread(self.poster.close, POSTER_CLOSE_S):
+            log.warning("energy poster still busy after %.0f s; leaving without it", POSTER_CLOSE_S)
 
     def snapshot(self) -> dict[str, Any]:
-        return self.runner.snapshot()
+        snap = self.runner.snapshot()
+        snap["reports_due"] = self.attester.posted
+        if self.poster is not None:
+            snap["reports_posted"] = self.poster.reports_posted
+            snap["post_failures"] = len(self.poster.errors)
+        return snap

@@ -229,7 +229,11 @@ class InfererServer:
         chain_config = self.config.chain
         assert chain_config is not None and self.peer is not None and self.blocks is not None
         w3 = connect(chain_config.rpc_url)
-        chain = HelioChain.open(w3, chain_config.network, local_account(self.config.private_key))
+        account = local_account(self.config.private_key)
+        if chain_config.deployments_dir is not None:
+            chain = HelioChain.open(w3, chain_config.network, account, chain_config.deployments_dir)
+        else:
+            chain = HelioChain.open(w3, chain_config.network, account)
         capacity = int(self.throughput * (self.blocks[1] - self.blocks[0]) / self.manifest.num_blocks)
         done = chain.staking.ensure_staked(
             peer_id=self.peer.peer_id, attestation_key=self.address, region=chain_config.region,
@@ -241,6 +245,11 @@ class InfererServer:
         self.signer = CommitmentSigner(Domain.of(chain.verification.c))
         if self.service is not None:
             self.service.signer = self.signer
+        self.chain = chain
+        if self.energy is not None:  # energy reports: the contract's domain, posted on-chain
+            from node.chain.connect import transact
+
+            self.energy.use_chain(chain, lambda call: transact(w3, account, call))
 
     # --- announcements ------------------------------------------------------------------
     def record(self) -> ServerRecord:

@@ -59,6 +59,10 @@ class EnergyClaim:
     sessions: int = 0  # sessions it reports open
     utc_offset_h: float | None = None  # declared region
     span: tuple[int, int] | None = None  # blocks [start, end) it serves
+    # Its energy clock when it measured (unix s): wall time, or an accelerated trace's
+    # simulated time (the demo); the dashboard shows local time from it. Routing uses
+    # the wall clock.
+    clock_time: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -170,11 +174,21 @@ class EnergyScheduler:
     config: SchedulerConfig = field(default_factory=SchedulerConfig)
     _assigned: dict[str, int] = field(default_factory=dict)  # sessions we routed, per inferer
     _sessions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # session -> route
+    _admitted_at: dict[str, float] = field(default_factory=dict)  # session -> when
+    # Sessions of ours that ended lately: (admitted at, released at, route).
+    _closed: deque[tuple[float, float, tuple[str, ...]]] = field(default_factory=deque)
+
+    def reported(self, claim: EnergyClaim) -> int:
+        """The claim's open sessions, less ours that were open when it was signed and
+        have closed since (until the inferer's next report stops counting them)."""
+        gone = sum(1 for opened, closed, hops in self._closed
+                   if claim.inferer in hops and opened <= claim.timestamp < closed)
+        return max(0, claim.sessions - gone)
 
     def slots(self, claim: EnergyClaim) -> int:
         """Sessions this inferer may still take."""
         limit = min(claim.capacity, self.config.users_per_inferer)
-        return max(0, limit - max(claim.sessions, self._assigned.get(claim.inferer, 0)))
+        return max(0, limit - max(self.reported(claim), self._assigned.get(claim.inferer, 0)))
 
     def drain_risk(self, claim: EnergyClaim) -> bool:
         cfg = self.config
@@ -187,7 +201,7 @@ class EnergyScheduler:
         cap = 2.0 * cfg.ref_power_w
         headroom = min(max(claim.headroom_w, 0.0), cap) / cap
         limit = max(1, min(claim.capacity, cfg.users_per_inferer))
-        load = max(claim.sessions, self._assigned.get(claim.inferer, 0)) / limit
+        load = max(self.reported(claim), self._assigned.get(claim.inferer, 0)) / limit
         return (
             cfg.w_headroom * headroom
             + cfg.w_battery * (claim.battery_soc or 0.0)
@@ -236,10 +250,18 @@ class EnergyScheduler:
         for inferer in hops:
             self._assigned[inferer] = self._assigned.get(inferer, 0) + 1
         self._sessions[session] = hops
+        self._admitted_at[session] = now
 
-    def release(self, session: str) -> tuple[str, ...]:
-        """Free the slots of a finished (or failed) session; returns its route."""
+    def release(self, session: str, now: float | None = None) -> tuple[str, ...]:
+        """Free the slots of a finished (or failed) session; returns its route. With
+        ``now`` (the claims' clock), ``reported`` no longer counts it in claims signed
+        while it was open (the inferer's next report will not)."""
         hops = self._sessions.pop(session, ())
+        opened = self._admitted_at.pop(session, None)
+        if now is not None and opened is not None and hops:
+            self._closed.append((opened, now, hops))
+            while self._closed and self._closed[0][1] < now - self.config.max_age_s:
+                self._closed.popleft()  # every claim it could matter for is stale by now
         for inferer in hops:
             left = self._assigned.get(inferer, 0) - 1
             if left > 0:

@@ -37,12 +37,22 @@ class AdmissionQueue:
             )
         self._waiting[session] = now
 
-    def pump(self, now: float, try_admit: Callable[[str], bool]) -> tuple[list[str], list[str]]:
-        """Admit what fits, in order; expire what waited too long.
-        Returns ``(admitted, refused)``."""
+    def expire(self, now: float) -> list[str]:
+        """Drop and return the sessions that waited longer than ``max_wait_s``."""
         refused = [s for s, t in self._waiting.items() if now - t > self.max_wait_s]
         for s in refused:
             del self._waiting[s]
+        return refused
+
+    def waiting(self) -> list[str]:
+        """The waiting sessions, first come first."""
+        return list(self._waiting)
+
+    def pump(self, now: float, try_admit: Callable[[str], bool]) -> tuple[list[str], list[str]]:
+        """Admit what fits, in order; expire what waited too long.
+        Returns ``(admitted, refused)``. (An async caller whose ``try_admit`` must await
+        does the same with ``expire``, ``waiting`` and ``cancel``.)"""
+        refused = self.expire(now)
         admitted = []
         for session in list(self._waiting):
             if not try_admit(session):

@@ -49,13 +49,15 @@ def _extras(extras: Any) -> dict[str, Any]:
     if not isinstance(extras, dict):
         raise ClaimError("extras must be an object")
     capacity, sessions = extras.get("capacity", 0), extras.get("sessions", 0)
-    zone, span = extras.get("utc_offset_h"), extras.get("span")
+    zone, span, clock_t = extras.get("utc_offset_h"), extras.get("span"), extras.get("clock_t")
     if not isinstance(capacity, int) or not 0 <= capacity <= 10_000:
         raise ClaimError(f"capacity {capacity!r} out of range 0..10000")
     if not isinstance(sessions, int) or not 0 <= sessions <= 10**6:
         raise ClaimError(f"sessions {sessions!r} out of range")
     if zone is not None and (not isinstance(zone, int | float) or not -14 <= zone <= 14):
         raise ClaimError(f"utc_offset_h {zone!r} out of range -14..14")
+    if clock_t is not None and (not isinstance(clock_t, int | float) or not 0 <= clock_t < 2**33):
+        raise ClaimError(f"clock_t {clock_t!r} is not unix seconds")
     if span is not None and (
         not isinstance(span, list) or len(span) != 2 or not all(isinstance(b, int) for b in span)
         or not 0 <= span[0] < span[1] <= 4096
@@ -111,6 +113,7 @@ def verify_payload(
         sessions=extras.get("sessions", 0),
         utc_offset_h=extras.get("utc_offset_h"),
         span=(span[0], span[1]) if span else None,
+        clock_time=float(extras["clock_t"]) if extras.get("clock_t") is not None else None,
     )
 
 

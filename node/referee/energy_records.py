@@ -5,7 +5,10 @@
 (``energy_claims.verify_payload``: EIP-712 report signed by the inferer's key: its own
 address, or its registered attestation key when ``key_of`` reads the chain; extras
 bound to it; fresh) and checks that the report names the record's address; verified
-claims go into an ``EnergyBook``. Unsigned, wrongly signed, stale or foreign reports are
+claims go into an ``EnergyBook``. ``RecordEnergy.for_chain(chain)`` is the referee of a
+swarm tied to a deployment: reports must be signed under the deployed
+``EnergyAttestations`` EIP-712 domain by the key ``StakingRegistry.attestationKeyOf``
+returns (``energy_keys.AttestationKeys``, cached). Unsigned, wrongly signed, stale or foreign reports are
 ignored (logged once each): such an inferer gets no energy bonus.
 
 ``RecordEnergy.penalty`` is a ``RoutePlanner(penalty_ms=...)``: while no record in view
@@ -53,6 +56,16 @@ class RecordEnergy:
         self.rejected: dict[str, str] = {}  # peer id -> why its last energy claim was ignored
         self._penalty = planner_penalty(self.scheduler, clock)
         self._verify = lru_cache(maxsize=1024)(self._verify_uncached)
+
+    @classmethod
+    def for_chain(cls, chain: Any, config: SchedulerConfig | None = None,
+                  clock: Callable[[], float] = time.time) -> RecordEnergy:
+        """Verify under ``chain``'s (``node.chain``'s ``HelioChain``) EnergyAttestations
+        domain against the registered attestation keys."""
+        from node.referee.energy_keys import AttestationKeys
+
+        return cls(domain=Domain.of(chain.energy.c), key_of=AttestationKeys(chain.staking),
+                   config=config, clock=clock)
 
     @property
     def book(self) -> EnergyBook:

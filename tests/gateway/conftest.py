@@ -92,3 +92,23 @@ def artifacts() -> Callable[[str], Path]:
         return where
 
     return folder
+
+
+# Two inferer processes behind the energy gate (fixed power, not enforced: they serve at
+# once and sign a report every poll): 1000 W available, so 880 W beyond the 120 W idle
+# draw, capacity 8; UTC+1 and UTC+8 declared. Shared by the swarm gateway tests.
+SWARM_INFERERS = (((0, 15), 5, "1"), ((15, 30), 6, "8"))  # (blocks, dev key, UTC offset)
+
+
+@pytest.fixture(scope="session")
+def energy_swarm(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from node.swarm.local import LocalSwarm
+
+    with LocalSwarm(smollm2_dir, tmp_path_factory.mktemp("swarm-logs"), refresh_s=5) as local:
+        local.start_bootstrap()
+        for blocks, key, tz in SWARM_INFERERS:
+            local.start_inferer(blocks, dev_key=key, wait=False, extra_args=[
+                "--energy", "fixed", "--energy-watts", "1000", "--no-energy-enforce", "--tz-offset", tz])
+        local.wait_ready()
+        yield local
+

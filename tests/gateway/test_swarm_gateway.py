@@ -1,7 +1,8 @@
 """The gateway over a real swarm on loopback (a bootstrap + two inferer processes serving
-SmolLM2 blocks 0:15 and 15:30, found through the DHT): the openai SDK gets the same greedy
-answer as in-process, the dashboard lists both inferers and their blocks from the DHT,
-and contribution accounting credits each inferer's address for the blocks it ran."""
+SmolLM2 blocks 0:15 and 15:30 behind the energy gate, found through the DHT): the openai
+SDK gets the same greedy answer as in-process, the dashboard lists both inferers, their
+blocks and their verified energy from the DHT, and contribution accounting credits each
+inferer's address for the blocks it ran."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gwkit import MODEL, QUESTION, WEB
+from gwkit import MODEL, QUESTION, WEB, wait_for_coverage
 
 from gateway.app import create_app
 from gateway.routes import ServedModel
@@ -21,7 +22,6 @@ from gateway.state import build_gateway
 from gateway.swarm import swarm_served_model
 from node.chain.devkeys import DEV_ACCOUNTS
 from node.client.swarm_route import ClientConfig, SwarmClient
-from node.swarm.local import LocalSwarm
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 
@@ -29,33 +29,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.model]
 ORPHAN = "nobody-serves-this"
 
 
-def _wait_for_coverage(client: SwarmClient, timeout: float = 90.0) -> None:
-    """The inferers are up; wait until their announcements are visible in the DHT."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        spans = {(r.start, r.end) for r in client.records(MODEL, 30).values()}
-        if {(0, 15), (15, 30)} <= spans:
-            return
-        time.sleep(1)
-    raise AssertionError(f"the DHT never showed both spans (saw {spans})")
-
-
 @pytest.fixture(scope="module")
-def swarm_gateway(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
-    with LocalSwarm(smollm2_dir, tmp_path_factory.mktemp("swarm-logs"), refresh_s=5) as local:
-        local.start_bootstrap()
-        local.start_inferer((0, 15), dev_key=5, wait=False)
-        local.start_inferer((15, 30), dev_key=6, wait=False)
-        local.wait_ready()
-        with SwarmClient(local.initial_peers, config=ClientConfig(step_timeout_s=30)) as client:
-            _wait_for_coverage(client)
-            served = swarm_served_model(client, MODEL, smollm2_dir)
-            # A model nobody serves, with SmolLM2's client part: the planner finds no route.
-            orphan = ServedModel(ORPHAN, served.client, lambda: client.route(ORPHAN, 30, 576), 30, [])
-            gateway = build_gateway(GatewaySettings(), {MODEL: served, ORPHAN: orphan})
-            dist = WEB / "dist"  # served if built; the browser test skips otherwise
-            with GatewayServer(create_app(gateway, web_dist=dist if (dist / "index.html").is_file() else None)) as server:
-                yield server.url, gateway
+def swarm_gateway(energy_swarm, smollm2_dir: Path) -> Iterator[tuple]:
+    with SwarmClient(energy_swarm.initial_peers, config=ClientConfig(step_timeout_s=30)) as client:
+        wait_for_coverage(client)
+        served = swarm_served_model(client, MODEL, smollm2_dir)
+        # A model nobody serves, with SmolLM2's client part: the planner finds no route.
+        orphan = ServedModel(ORPHAN, served.client, lambda: client.route(ORPHAN, 30, 576), 30, [])
+        gateway = build_gateway(GatewaySettings(), {MODEL: served, ORPHAN: orphan})
+        dist = WEB / "dist"  # served if built; the browser test skips otherwise
+        with GatewayServer(create_app(gateway, web_dist=dist if (dist / "index.html").is_file() else None)) as server:
+            yield server.url, gateway
 
 
 def test_swarm_answer_equals_in_process(swarm_gateway, gw) -> None:
@@ -77,6 +61,17 @@ def test_dashboard_lists_the_inferers_from_the_dht(swarm_gateway) -> None:
     spans = sorted((s["start"], s["end"], s["address"]) for s in model["servers"])
     assert spans == [(0, 15, DEV_ACCOUNTS[5].address), (15, 30, DEV_ACCOUNTS[6].address)]
     assert model["gaps"] == []
+    # Each inferer's energy: its signed DHT report, verified: 1000 W less the machine's draw
+    # (120 W idle, +22.5 W per open session; a report may still count the last request's).
+    now = time.time()
+    for server, offset in zip(sorted(model["servers"], key=lambda s: s["start"]), (1, 8), strict=True):
+        energy = server["energy"]
+        assert energy["source"] == "dht" and energy["verified"] and not energy["stale"], energy
+        assert (energy["state"], energy["capacity"]) == ("online", 8) and 700 <= energy["headroom_w"] <= 880
+        assert energy["utc_offset_h"] == offset and energy["battery_soc"] is None
+        local = [time.strftime("%H:%M", time.gmtime(now + offset * 3600 + d)) for d in (-120, -60, 0)]
+        assert energy["local_time"] in local, (energy, local)
+    assert model["energy_admission"]["users_per_inferer"] == 8
 
 
 def test_no_route_is_503_in_openai_shape(swarm_gateway) -> None:
@@ -103,5 +98,12 @@ def test_browser_dashboard_shows_the_swarm_inferers(swarm_gateway, web_dist, art
     shown = seen["models"][MODEL]
     assert sorted(shown["servers"]) == ["0–14", "15–29"]
     assert (shown["blocks"], shown["gap_blocks"]) == (30, 0)
-    assert seen["models"][ORPHAN] == {"servers": [], "blocks": 30, "gap_blocks": 30}  # all gaps
+    # the energy columns, from the verified DHT reports
+    assert shown["energy"] == ["online", "online"] and shown["energy_source"] == ["dht", "dht"]
+    assert all(700 <= int(h.split(" ")[0]) <= 880 for h in shown["headroom"]), shown["headroom"]
+    assert shown["battery"] == ["–", "–"]
+    assert [c.split("/")[1] for c in shown["capacity"]] == ["8", "8"]
+    assert [c.split(" ")[-1] for c in shown["local"]] == ["UTC+1", "UTC+8"]
+    orphan = seen["models"][ORPHAN]
+    assert (orphan["servers"], orphan["blocks"], orphan["gap_blocks"]) == ([], 30, 30)  # all gaps
     assert (where / "dashboard.png").stat().st_size > 5_000

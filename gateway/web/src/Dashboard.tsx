@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { watchSwarm, type Snapshot, type SwarmModel } from "./api";
+import { watchSwarm, type Energy, type Snapshot, type SwarmModel } from "./api";
 
 const HELIO = 10n ** 18n;
 
@@ -7,6 +7,36 @@ function helio(wei: string | null): string {
   if (wei === null) return "–";
   const value = BigInt(wei);
   return `${value / HELIO}${value % HELIO ? "." + (value % HELIO).toString().padStart(18, "0").slice(0, 2) : ""}`;
+}
+
+function zone(offset: number | null | undefined): string {
+  if (offset === null || offset === undefined) return "";
+  const sign = offset < 0 ? "−" : "+";
+  const abs = Math.abs(offset);
+  return `UTC${sign}${Math.floor(abs)}${abs % 1 ? ":" + String(Math.round((abs % 1) * 60)).padStart(2, "0") : ""}`;
+}
+
+/** Energy cells: state, headroom, battery, capacity, local time (from the verified claim). */
+function EnergyCells({ energy, rejected }: { energy: Energy | null; rejected?: string | null }) {
+  if (!energy) {
+    return (
+      <>
+        <td className="energy" title={rejected ?? "no energy report"}>{rejected ? "unverified" : "–"}</td>
+        <td className="headroom">–</td><td className="battery">–</td><td className="capacity">–</td><td className="local">–</td>
+      </>
+    );
+  }
+  const title = `${energy.source === "dht" ? "signed report in its DHT record, verified" : "latest report on the chain"}` +
+    (energy.age_s !== undefined ? `, ${Math.round(energy.age_s)} s old` : "");
+  return (
+    <>
+      <td className={`energy ${energy.state}${energy.stale ? " stale" : ""}`} title={title} data-source={energy.source}>{energy.state}</td>
+      <td className="headroom">{energy.headroom_w} W</td>
+      <td className="battery">{energy.battery_soc === null ? "–" : `${Math.round(energy.battery_soc * 100)} %`}</td>
+      <td className="capacity">{energy.capacity === undefined ? "–" : `${energy.sessions ?? 0}/${energy.capacity}`}</td>
+      <td className="local">{energy.local_time ? `${energy.local_time} ${zone(energy.utc_offset_h)}` : zone(energy.utc_offset_h) || "–"}</td>
+    </>
+  );
 }
 
 function Coverage({ model }: { model: SwarmModel }) {
@@ -40,11 +70,17 @@ export function Dashboard() {
       {snapshot.models.map((model) => (
         <article key={model.id} data-model={model.id}>
           <h2>{model.id} <small>{model.num_blocks} blocks · {model.servers.length} server(s) · {model.gaps.length ? `gaps: ${model.gaps.map(([a, b]) => `${a}–${b - 1}`).join(", ")}` : "fully covered"}</small></h2>
+          {model.energy_admission && (
+            <p className="admission" data-testid="admission">
+              energy admission: {model.energy_admission.active} session(s) held · {model.energy_admission.waiting} waiting ·
+              at most {model.energy_admission.users_per_inferer} users per inferer · {model.energy_admission.refused} refused at capacity
+            </p>
+          )}
           <Coverage model={model} />
           <p className="legend"><span className="gap" /> gap <span className="single" /> one server <span className="multi" /> several servers</p>
           <table>
             <thead>
-              <tr><th>server</th><th>inferer</th><th>blocks</th><th>state</th><th>tok/s</th><th>energy</th><th>headroom</th><th>stake (HELIO)</th><th>reputation</th></tr>
+              <tr><th>server</th><th>inferer</th><th>blocks</th><th>state</th><th>tok/s</th><th>energy</th><th>headroom</th><th>battery</th><th title="sessions open / sessions its energy allows">sessions</th><th>local time</th><th>stake (HELIO)</th><th>reputation</th></tr>
             </thead>
             <tbody>
               {model.servers.map((s) => (
@@ -54,8 +90,7 @@ export function Dashboard() {
                   <td className="blocks">{s.start}–{s.end - 1}</td>
                   <td>{s.state}</td>
                   <td>{s.throughput_tps.toFixed(1)}</td>
-                  <td>{s.energy ? s.energy.state : "–"}</td>
-                  <td>{s.energy ? `${s.energy.headroom_w} W` : "–"}</td>
+                  <EnergyCells energy={s.energy} rejected={s.energy_rejected} />
                   <td>{helio(s.stake_wei)}</td>
                   <td>{s.reputation ? `${s.reputation.passed}✓ ${s.reputation.failed}✗` : "–"}</td>
                 </tr>

@@ -102,11 +102,34 @@ export interface Server {
   state: string;
   throughput_tps: number;
   stake_wei: string | null;
-  energy: { headroom_w: number; available_power_w: number; battery_soc_bps: number; state: string } | null;
+  energy: Energy | null;
+  energy_rejected?: string | null; // why its DHT energy claim was ignored
   reputation: { passed: number; failed: number } | null;
 }
 
-export interface SwarmModel { id: string; num_blocks: number; servers: Server[]; gaps: [number, number][] }
+/** An inferer's energy: its verified DHT claim ("dht") or its latest on-chain report ("chain"). */
+export interface Energy {
+  source: "dht" | "chain";
+  state: string;
+  headroom_w: number;
+  battery_soc: number | null; // 0..1
+  capacity?: number; // sessions its energy allows now (dht)
+  sessions?: number;
+  utc_offset_h?: number | null;
+  local_time?: string | null; // HH:MM on the inferer's energy clock (dht)
+  age_s?: number;
+  stale?: boolean;
+}
+
+export interface EnergyAdmission { users_per_inferer: number; active: number; waiting: number; admitted: number; refused: number }
+
+export interface SwarmModel {
+  id: string;
+  num_blocks: number;
+  servers: Server[];
+  gaps: [number, number][];
+  energy_admission?: EnergyAdmission | null;
+}
 
 export interface Snapshot {
   time: number;

@@ -55,6 +55,12 @@ try {
   for (const article of await page.locator("article[data-model]").all()) {
     result.models[await article.getAttribute("data-model")] = {
       servers: await article.locator("tr.server td.blocks").allTextContents(),
+      energy: await article.locator("tr.server td.energy").allTextContents(),
+      energy_source: await article.locator("tr.server td.energy").evaluateAll((tds) => tds.map((td) => td.dataset.source ?? null)),
+      headroom: await article.locator("tr.server td.headroom").allTextContents(),
+      battery: await article.locator("tr.server td.battery").allTextContents(),
+      capacity: await article.locator("tr.server td.capacity").allTextContents(),
+      local: await article.locator("tr.server td.local").allTextContents(),
       blocks: await article.locator(".coverage span").count(),
       gap_blocks: await article.locator(".coverage span.gap").count(),
     };

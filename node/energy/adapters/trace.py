@@ -9,6 +9,9 @@ simulation advances it tick by tick.
 ``start``: ``"local-noon"`` (today, 12:00 in the trace's time zone), ``"local-midnight"``,
 an ISO date/time (UTC unless it carries an offset) or unix seconds; used only to build
 the default clock (``AcceleratedClock(start, speed)``) when no clock is given.
+``date`` moves ``local-noon`` / ``local-midnight`` to another day of this year:
+``MM-DD``, ``YYYY-MM-DD`` or a season name (``march-equinox``, ``june-solstice``,
+``december-solstice``), e.g. the demo's equinox noon in November.
 """
 
 from __future__ import annotations
@@ -32,9 +35,36 @@ from node.energy.reading import EnergyReading
 from node.energy.site import HomeSite
 from node.energy.traces import HouseLoad, SolarTrace
 
+SEASON_DATES = {"march-equinox": "03-20", "june-solstice": "06-21", "december-solstice": "12-21"}
 
-def resolve_start(start: str | float, utc_offset_h: float, now: float | None = None) -> float:
+
+def date_noon(date: str, utc_offset_h: float, now: float | None = None) -> float:
+    """Unix seconds of 12:00 local time on ``date`` (``MM-DD`` of the current year,
+    ``YYYY-MM-DD`` or a ``SEASON_DATES`` name)."""
+    text = SEASON_DATES.get(date.strip().lower(), date.strip())
+    parts = text.split("-")
+    try:
+        if len(parts) == 2:
+            year = time.gmtime(time.time() if now is None else now).tm_year
+            month, day = int(parts[0]), int(parts[1])
+        elif len(parts) == 3:
+            year, month, day = (int(p) for p in parts)
+        else:
+            raise ValueError(text)
+        noon = calendar.timegm(datetime(year, month, day, 12, tzinfo=UTC).timetuple())
+    except ValueError:
+        raise ConfigError(f"trace date {date!r}: use MM-DD, YYYY-MM-DD or one of "
+                          f"{', '.join(SEASON_DATES)}") from None
+    return noon - utc_offset_h * 3600.0
+
+
+def resolve_start(start: str | float, utc_offset_h: float, now: float | None = None,
+                  date: str | None = None) -> float:
     """Unix seconds for ``start`` (see the module docstring)."""
+    if date is not None:
+        if str(start).strip() not in ("local-noon", "local-midnight"):
+            raise ConfigError(f"a trace date goes with start local-noon or local-midnight, not {start!r}")
+        now = date_noon(date, utc_offset_h, now)
     if isinstance(start, int | float):
         return float(start)
     text = str(start).strip()
@@ -76,6 +106,7 @@ class TraceAdapter(EnergyAdapter):
         noise: bool | str = True,
         seed: int | str = 0,
         start: str | float = "local-noon",
+        date: str | None = None,  # move local-noon/-midnight to this day (MM-DD, season name)
         speed: float | str = 1.0,
         step_s: float | str = 5.0,
         clock: Clock | None = None,
@@ -101,7 +132,7 @@ class TraceAdapter(EnergyAdapter):
         if self.step_s <= 0:
             raise ConfigError(f"step_s must be positive, got {self.step_s}")
         self.clock = clock or AcceleratedClock(
-            resolve_start(start, solar.utc_offset_h), as_float(speed, "speed")
+            resolve_start(start, solar.utc_offset_h, date=date), as_float(speed, "speed")
         )
         self._last_t: float | None = None
 

@@ -15,7 +15,7 @@ from eth_account import Account
 from node.chain import Anvil, connect, deploy_all, ensure_compiled, local_account, transact
 from node.chain.devkeys import DEV_ACCOUNTS
 from node.chain.eip712 import Domain
-from node.energy import ControllerConfig, EnergyController, InfererState
+from node.energy import ControllerConfig, Decision, EnergyController, EnergyReading, InfererState
 from node.energy.attest import ChainPoster, EnergyAttester, PostingPolicy
 from node.energy.clock import ManualClock
 from node.energy.runner import EnergyRunner
@@ -92,3 +92,47 @@ def test_attestation_gas_measurement() -> None:
     assert 30_000 < gas["submit_gas"] < gas["submit_first_gas"] < 150_000
     assert gas["batch_gas_per_report"] < gas["submit_gas"]
     assert gas["posts_per_inferer_day"] == 28.0
+
+
+def _wait(condition, timeout_s: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the poster did not get there in time"
+        time.sleep(0.05)
+
+
+def test_failed_posts_are_logged_once_and_retried_at_the_next_policy_point(chain, caplog) -> None:
+    """An inferer whose key is not registered yet: its posts revert (EnergyNotRegistered),
+    the outage is logged once, the next report the policy makes due (interval counted on
+    the energy clock) goes out as usual and lands once the key is registered."""
+    import logging
+
+    w3, deployment = chain
+    energy = deployment.contract(w3, "EnergyAttestations")
+    staking = deployment.contract(w3, "StakingRegistry")
+    inferer = Account.from_key(b"\x43" * 32)
+    w3.provider.make_request("anvil_setBalance", [inferer.address, hex(10**20)])
+    me = local_account(inferer.key.hex())
+    poster = ChainPoster(energy, lambda call: transact(w3, me, call))
+    attester = EnergyAttester(inferer.address, inferer.key.hex(), Domain.of(energy), poster=poster,
+                              policy=PostingPolicy(min_interval_s=60), policy_on_energy_clock=True,
+                              wall_clock=lambda: float(w3.eth.get_block("latest")["timestamp"]))
+    online = Decision(InfererState.ONLINE, None, 8, 900.0, 0.5, False, True)
+    reading = EnergyReading(0.0, "fixed", 1500.0, 900.0, 0.5)
+    with caplog.at_level(logging.DEBUG, logger="node.energy.attest"):
+        for t in range(0, 65, 5):  # energy-clock seconds: due at 0 and 60 only
+            attester(float(t), reading, online)
+            _wait(lambda t=t: len(poster.errors) == (t >= 0) + (t >= 60))  # one post at a time
+        transact(w3, me, staking.functions.register("12D3KooWenergyretry", inferer.address, "UTC+1", 8))
+        for t in range(65, 125, 5):  # due again at 120: lands now
+            attester(float(t), reading, online)
+        _wait(lambda: poster.reports_posted == 1)
+        poster.close()
+    assert attester.posted == 3 and all("EnergyNotRegistered" in e for e in poster.errors)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "EnergyNotRegistered" in warnings[0].getMessage()
+    assert any("reach the chain again" in r.getMessage() for r in caplog.records)
+    assert attester.last_posted is not None
+    assert energy.functions.latest(inferer.address).call()[5] == attester.last_posted.report.nonce
