@@ -8,9 +8,12 @@ CLI through the ``heliomesh.cli`` entry point declared in pyproject.toml.
 - ``settings``     ``GatewaySettings`` (``HELIO_GATEWAY_*``)
 - ``openai/``      one package per OpenAI endpoint: router / protocol / serving
 - ``engine``       ``Engine``: bounded concurrent generations in worker threads, cancellable
-- ``routes``       ``ServedModel``, ``RouteFactory``, ``in_process_routes`` (swarm route later)
+- ``routes``       ``ServedModel``, ``RouteFactory``, ``in_process_routes``
+- ``swarm``        ``swarm_served_model``, ``SwarmDhtView`` (dashboard rows with verified energy)
 - ``detok``        incremental detokenizing and ``stop`` strings for streaming
 - ``admission``    paid (voucher) or free (rate-limited) per request, before any work
+- ``energy``       ``EnergyGate``: energy admission for swarm-served models (queue, then
+                   503 ``at_capacity``), routes pinned to the admitted inferers
 - ``ratelimit``    ``FreeTier``: per-IP requests and tokens per minute (``limits``)
 - ``payments/``    ``PaymentDesk`` (voucher checks and charging), channels (memory or
                    the Payments contract), batch redemption

@@ -24,5 +24,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse, "description": "bad contributor proof"},
     404: {"model": ErrorResponse, "description": "unknown model"},
     429: {"model": ErrorResponse, "description": "free tier over its limit (Retry-After)"},
-    503: {"model": ErrorResponse, "description": "no generation slot in time (Retry-After)"},
+    503: {"model": ErrorResponse, "description": "overloaded: no generation slot in time; "
+          "at_capacity: the swarm's energy allows no more sessions now (nothing charged); "
+          "swarm_unavailable: no route (all with Retry-After)"},
 }

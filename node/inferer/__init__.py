@@ -6,4 +6,7 @@
 - ``push``       ``PushChannels``: one persistent push stream per next server
 - ``subspan``    ``sub_span``: blocks ``[a, b)`` of a loaded span, sharing its weights
 - ``throughput`` ``measure_throughput``: decode tokens/s through the span
+- ``energy``     ``EnergyOptions``, ``ServerEnergy``: the energy gate (``--energy``), signed reports in
+                 the DHT record and, with a chain, posted to EnergyAttestations
+- ``attest_gas`` ``python -m node.inferer.attest_gas``: attestation gas a running inferer really posts
 """

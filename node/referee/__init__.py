@@ -9,5 +9,7 @@
 - ``energy_admission``  ``AdmissionQueue``: FIFO wait before "at capacity"
 - ``energy_claims``     signed energy reports (EIP-712) → verified ``EnergyClaim``
 - ``energy_records``    ``RecordEnergy``: energy reports carried in DHT records, verified,
-                        as the planner's ``penalty_ms`` (routing prefers headroom)
+                        as the planner's ``penalty_ms`` (routing prefers headroom);
+                        ``RecordEnergy.for_chain``: the deployed domain + registered keys
+- ``energy_keys``       ``AttestationKeys``: ``attestationKeyOf`` per inferer, cached, fail closed
 """

@@ -43,3 +43,55 @@ def test_route_prefers_the_inferer_with_more_headroom(smollm2_dir: Path, tmp_pat
             penalties = {p: client.energy.penalty(records[p]) for p in (low.peer_id, high.peer_id, trace.peer_id)}
             assert [h.peer_id for h in hops] == [min(penalties, key=penalties.__getitem__)], penalties
             assert penalties[high.peer_id] < penalties[low.peer_id]
+
+
+@pytest.mark.chain
+def test_inferer_posts_attestations_and_clients_check_the_registered_key(smollm2_dir: Path, tmp_path: Path) -> None:
+    """`helio node serve --rpc-url ... --energy trace`: the inferer registers its attestation
+    key, signs its DHT reports under the deployed EnergyAttestations domain and posts them
+    itself (state changes + once per simulated hour); a chain-backed client verifies them
+    against attestationKeyOf; SIGTERM posts `offline` and the process exits promptly."""
+    import os
+    import signal
+    import time
+
+    from node.chain import Anvil, connect, deploy_all, ensure_compiled
+    from node.chain.bindings import HelioChain
+    from node.chain.devkeys import DEV_ACCOUNTS
+    from node.client.swarm_route import swarm_client
+    from node.referee.energy_keys import AttestationKeys
+
+    ensure_compiled()
+    deployments = tmp_path / "deployments"
+    with Anvil() as anvil:
+        w3 = connect(anvil.rpc_url, expected_chain_id=anvil.chain_id)
+        deploy_all(w3, DEV_ACCOUNTS[0].private_key, "local", directory=deployments)
+        chain = HelioChain.open(w3, "local", None, deployments)
+        with LocalSwarm(smollm2_dir, tmp_path / "logs", refresh_s=2, rpc_url=anvil.rpc_url,
+                        extra_env={"HELIO_DEPLOYMENTS_DIR": str(deployments)}) as swarm:
+            swarm.start_bootstrap()
+            proc = swarm.start_inferer((0, 30), dev_key=4, extra_args=[
+                "--energy", "trace", "--clock-speed", "600", "--trace-date", "march-equinox",
+                "--no-energy-enforce", "--attest-interval", "3600", "--throughput", "100"])
+            me = DEV_ACCOUNTS[4].address
+            assert chain.staking.c.functions.attestationKeyOf(me).call() == me
+            started = time.monotonic()
+            with swarm_client(swarm.initial_peers, chain=chain) as client:
+                assert isinstance(client.energy.key_of, AttestationKeys)
+                claims = client.energy.observe(client.records(MODEL, 30).values())
+                assert [(c.inferer, c.state) for c in claims] == [(me, InfererState.ONLINE)]
+                time.sleep(15)  # 15 s at 600x: 2.5 simulated hours
+            events = chain.energy.c.events.EnergyReported().get_logs(from_block=0)
+            states = [e.args.state for e in events]
+            hours = (time.monotonic() - started) * 600 / 3600
+            # loading + online on the way up, then one periodic post per simulated hour
+            assert states[:2] == [InfererState.LOADING, InfererState.ONLINE], states
+            assert 2 + int(hours) - 1 <= len(states) <= 2 + int(hours) + 1, (states, hours)
+            assert chain.energy.latest(me)["state"] == InfererState.ONLINE
+            # SIGTERM to the serve process alone (its p2pd stays up, as under a supervisor):
+            # it drains, posts `offline`, announces it and exits cleanly.
+            assert proc.popen is not None
+            t0 = time.monotonic()
+            os.kill(proc.popen.pid, signal.SIGTERM)
+            assert proc.popen.wait(30) == 0 and time.monotonic() - t0 < 15
+            assert chain.energy.latest(me)["state"] == InfererState.OFFLINE
