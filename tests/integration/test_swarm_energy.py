@@ -38,11 +38,14 @@ def test_route_prefers_the_inferer_with_more_headroom(smollm2_dir: Path, tmp_pat
             assert by_peer[trace.peer_id].capacity > 0
             hops = client.wait_for_coverage(MODEL, 30)
             # The score also counts battery and sun left at the wall-clock time of day, so
-            # the sunlit trace home may outrank the fixed 1500 W one: the route must go to
-            # whichever the energy score ranks first, and 1380 W must beat 280 W.
+            # the sunlit trace home may outrank the fixed 1500 W one, or tie with it (both
+            # cap the headroom term; then the measured RTTs decide): the route must go to
+            # one the energy score ranks first (within 5 ms of penalty), never to the 280 W
+            # one, and 1380 W must beat 280 W by the energy score alone.
             penalties = {p: client.energy.penalty(records[p]) for p in (low.peer_id, high.peer_id, trace.peer_id)}
-            assert [h.peer_id for h in hops] == [min(penalties, key=penalties.__getitem__)], penalties
-            assert penalties[high.peer_id] < penalties[low.peer_id]
+            assert len(hops) == 1 and hops[0].peer_id != low.peer_id, penalties
+            assert penalties[hops[0].peer_id] <= min(penalties.values()) + 5.0, penalties
+            assert penalties[low.peer_id] - penalties[high.peer_id] >= 20.0, penalties
 
 
 @pytest.mark.chain
