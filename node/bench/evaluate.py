@@ -15,13 +15,13 @@ accuracy in basis points)``; the chain needs a minimum count of them before a vo
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from node.bench.decode import greedy_decode_rate
 from node.bench.machine import machine_info
 from node.client import ClientModel
 from node.client.evaluate import TEXT_SOURCE, english_text, score
@@ -70,18 +70,8 @@ def evaluate_model(model_dir: Path, *, watts: float, decode_tokens: int = 32,
     targets = torch.tensor(ids[1:])
     accuracy = float((scored.top1 == targets).float().mean())
 
-    prompt = client.encode_chat(PROMPT)
-    route.open(len(prompt) + decode_tokens + 1)
-    try:
-        hidden = route.step(client.embed(torch.tensor([prompt])))
-        token = int(torch.argmax(client.logits(hidden[:, -1:])[0, -1]))
-        started = time.perf_counter()
-        for _ in range(decode_tokens):
-            hidden = route.step(client.embed(torch.tensor([[token]])))
-            token = int(torch.argmax(client.logits(hidden)[0, -1]))
-        tokens_per_s = round(decode_tokens / (time.perf_counter() - started), 3)
-    finally:
-        route.close()
+    rate = greedy_decode_rate(client, route, client.encode_chat(PROMPT), decode_tokens)
+    tokens_per_s = round(rate, 3)
     return ModelEvaluation(
         model_id=client.manifest.model_id, tokens_per_s=tokens_per_s,
         accuracy=round(accuracy, 4), perplexity=round(scored.perplexity, 3),

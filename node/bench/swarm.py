@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from node.bench.decode import greedy_decode_rate
 from node.bench.machine import machine_info
 from node.client import ClientModel
 from node.client.swarm_route import ClientConfig, SwarmClient, SwarmRoute
@@ -110,18 +111,8 @@ def bench_swarm(model_id: str = "smollm2-135m-instruct", dtype: str = "fp32", th
 
 
 def _decode(client: ClientModel, route: Route, ids: list[int], steps: int) -> tuple[float, Any]:
-    """Greedy decode ``steps`` tokens after a prefill (stop tokens ignored): tokens/s."""
-    route.open(len(ids) + steps + 1)
-    try:
-        hidden = route.step(client.embed(torch.tensor([ids])))
-        token = int(torch.argmax(client.logits(hidden[:, -1:])[0, -1]))
-        started = time.perf_counter()
-        for _ in range(steps):
-            hidden = route.step(client.embed(torch.tensor([[token]])))
-            token = int(torch.argmax(client.logits(hidden)[0, -1]))
-        return steps / (time.perf_counter() - started), route
-    finally:
-        route.close()
+    """Greedy decode ``steps`` tokens after a prefill: (tokens/s, the closed route)."""
+    return greedy_decode_rate(client, route, ids, steps), route
 
 
 def _ttft(client: SwarmClient, model: ClientModel, model_id: str, n: int, ids: list[int],
