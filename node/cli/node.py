@@ -28,6 +28,10 @@ Announce = typer.Option(
     [], "--announce",
     help="multiaddr others should dial (e.g. a relay or a proxy in front of this peer)",
 )
+RelayOpt = typer.Option(
+    [], "--relay",
+    help="with --auto-relay: a relay multiaddr …/p2p/<id> to use instead of the initial peers; repeat",
+)
 
 
 @app.command()
@@ -52,6 +56,7 @@ def serve(
     network: str = typer.Option("local", "--network", help="deployments/<network>.json to use with --rpc-url"),
     region: str = typer.Option("", "--region", help="announced region"),
     auto_relay: bool = typer.Option(False, "--auto-relay", help="not reachable from outside: serve through a relay (bootstrap peers relay)"),
+    relays: list[str] = RelayOpt,
     throughput: float = typer.Option(None, "--throughput", help="announce this tokens/s instead of measuring"),
     manifest_cid: str = typer.Option(None, "--manifest-cid", help="fetch only this span's files over IPFS (needs --blocks a:b)"),
     ipfs_peers: list[str] = IpfsPeers,
@@ -76,6 +81,8 @@ def serve(
     from node.swarm.peer import PeerConfig, run
 
     torch.set_num_threads(threads)
+    if relays and not auto_relay:
+        raise ConfigError("--relay is for a server behind NAT: add --auto-relay")
     key = _key(private_key, dev_key)
     store = None
     if manifest_cid:
@@ -86,7 +93,8 @@ def serve(
         num_blocks=num_blocks,
         private_key=key,
         peer=PeerConfig(host=host, port=port, initial_peers=initial_peers(peers),
-                        announce=announce, use_auto_relay=auto_relay),
+                        announce=announce, use_auto_relay=auto_relay,
+                        trusted_relays=list(relays)),
         torch_threads=threads,
         quant=quant,
         refresh_s=refresh,

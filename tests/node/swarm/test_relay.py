@@ -136,3 +136,19 @@ def test_relay_check_tells_the_full_relay_from_the_default_limited_one(relayed: 
 
 def _loopback(maddrs: list[str]) -> str:
     return next(m for m in maddrs if m.startswith("/ip4/127."))
+
+
+def test_serve_refuses_a_relay_without_auto_relay_and_bad_relay_addresses() -> None:
+    """`helio node serve --relay` is checked before anything starts (no process, no model);
+    its addresses become PeerConfig.trusted_relays, which validates them."""
+    from typer.testing import CliRunner
+
+    from node.cli.main import app
+
+    relay = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"
+    result = CliRunner().invoke(app, ["node", "serve", "--relay", relay])
+    assert isinstance(result.exception, ConfigError) and "add --auto-relay" in str(result.exception)
+    from node.swarm.peer import PeerConfig  # where --relay lands
+
+    with pytest.raises(ConfigError, match="not a multiaddr"):
+        PeerConfig(use_auto_relay=True, trusted_relays=["not-a-maddr"])
