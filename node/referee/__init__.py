@@ -12,4 +12,5 @@
                         as the planner's ``penalty_ms`` (routing prefers headroom);
                         ``RecordEnergy.for_chain``: the deployed domain + registered keys
 - ``energy_keys``       ``AttestationKeys``: ``attestationKeyOf`` per inferer, cached, fail closed
+- ``ttl``               ``TtlMemo``: chain answers remembered for a while (stake, energy_keys)
 """

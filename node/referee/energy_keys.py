@@ -11,9 +11,9 @@ key, no trusted claim (fail closed), logged once per inferer until it changes.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from typing import Any
+
+from node.referee.ttl import TtlMemo
 
 log = logging.getLogger(__name__)
 
@@ -26,31 +26,16 @@ class AttestationKeys:
 
     def __init__(self, staking: Any, ttl_s: float = DEFAULT_TTL_S) -> None:
         self.staking = staking  # node.chain.bindings.Staking (its web3 contract: .c)
-        self.ttl_s = ttl_s
         self.lookups = 0  # chain reads made (tests check the cache)
-        self._answers: dict[str, tuple[str | None, float]] = {}
+        self._answers: TtlMemo[str, str | None] = TtlMemo(ttl_s)
         self._logged: dict[str, str] = {}
-        self._lock = threading.Lock()
 
     def __call__(self, inferer: str) -> str | None:
-        now = time.monotonic()
-        key = inferer.lower()
-        with self._lock:
-            cached = self._answers.get(key)
-            if cached is not None and now - cached[1] < self.ttl_s:
-                return cached[0]
-        answer = self._ask(inferer)
-        with self._lock:
-            self._answers[key] = (answer, now)
-        return answer
+        return self._answers.get(inferer.lower(), lambda: self._ask(inferer))
 
     def forget(self, inferer: str | None = None) -> None:
         """Drop one cached answer (or all): the next call reads the chain."""
-        with self._lock:
-            if inferer is None:
-                self._answers.clear()
-            else:
-                self._answers.pop(inferer.lower(), None)
+        self._answers.forget(inferer.lower() if inferer is not None else None)
 
     def _ask(self, inferer: str) -> str | None:
         self.lookups += 1

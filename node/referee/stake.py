@@ -9,10 +9,9 @@ counts as "not staked" (fail closed) and is logged once per address.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from typing import Any
 
+from node.referee.ttl import TtlMemo
 from node.swarm.records import ServerRecord
 
 log = logging.getLogger(__name__)
@@ -25,21 +24,10 @@ class StakeCache:
 
     def __init__(self, staking: Any, ttl_s: float = DEFAULT_TTL_S) -> None:
         self.staking = staking  # node.chain.bindings.Staking (is_active, node_of)
-        self.ttl_s = ttl_s
-        self._answers: dict[tuple[str, str], tuple[bool, float]] = {}
-        self._lock = threading.Lock()
+        self._answers: TtlMemo[tuple[str, str], bool] = TtlMemo(ttl_s)
 
     def __call__(self, record: ServerRecord) -> bool:
-        key = (record.address, record.peer_id)
-        now = time.monotonic()
-        with self._lock:
-            cached = self._answers.get(key)
-            if cached is not None and now - cached[1] < self.ttl_s:
-                return cached[0]
-        answer = self._ask(record)
-        with self._lock:
-            self._answers[key] = (answer, now)
-        return answer
+        return self._answers.get((record.address, record.peer_id), lambda: self._ask(record))
 
     def _ask(self, record: ServerRecord) -> bool:
         try:
