@@ -34,13 +34,18 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
         yield w3, deployment
 
 
+def funded_inferer(w3, seed: bytes) -> tuple:
+    """A fresh inferer account with ETH for gas, and its signing account for ``transact``."""
+    inferer = Account.from_key(seed * 32)
+    w3.provider.make_request("anvil_setBalance", [inferer.address, hex(10**20)])
+    return inferer, local_account(inferer.key.hex())
+
+
 def test_runner_posts_signed_reports_on_state_changes(chain) -> None:
     w3, deployment = chain
     energy = deployment.contract(w3, "EnergyAttestations")
     staking = deployment.contract(w3, "StakingRegistry")
-    inferer = Account.from_key(b"\x42" * 32)
-    w3.provider.make_request("anvil_setBalance", [inferer.address, hex(10**20)])
-    me = local_account(inferer.key.hex())
+    inferer, me = funded_inferer(w3, b"\x42")
     transact(w3, me, staking.functions.register("12D3KooWenergyrunner", inferer.address, "UTC+1", 8))
     domain = Domain.of(energy)
 
@@ -112,9 +117,7 @@ def test_failed_posts_are_logged_once_and_retried_at_the_next_policy_point(chain
     w3, deployment = chain
     energy = deployment.contract(w3, "EnergyAttestations")
     staking = deployment.contract(w3, "StakingRegistry")
-    inferer = Account.from_key(b"\x43" * 32)
-    w3.provider.make_request("anvil_setBalance", [inferer.address, hex(10**20)])
-    me = local_account(inferer.key.hex())
+    inferer, me = funded_inferer(w3, b"\x43")
     poster = ChainPoster(energy, lambda call: transact(w3, me, call))
     attester = EnergyAttester(inferer.address, inferer.key.hex(), Domain.of(energy), poster=poster,
                               policy=PostingPolicy(min_interval_s=60), policy_on_energy_clock=True,
