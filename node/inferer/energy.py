@@ -104,9 +104,7 @@ class _ServerHost:
         s = self.server
         s.state = ServerState.DRAINING
         await s._safe_announce()
-        deadline = time.monotonic() + timeout_s
-        while s.service is not None and s.service.sessions and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+        await s._sessions_ended(timeout_s)
 
     async def unload(self) -> None:
         s = self.server

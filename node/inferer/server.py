@@ -119,9 +119,7 @@ class InfererServer:
             if self.service is not None and self.state == ServerState.ONLINE:
                 self.state = ServerState.DRAINING
                 await self._safe_announce()
-                deadline = time.monotonic() + self.config.drain_timeout_s
-                while self.service.sessions and time.monotonic() < deadline:
-                    await asyncio.sleep(0.2)
+                await self._sessions_ended(self.config.drain_timeout_s)
             self.state = ServerState.OFFLINE
             await self._safe_announce(ttl=OFFLINE_TTL_S)
             if self.service is not None:
@@ -129,6 +127,12 @@ class InfererServer:
         finally:
             await self.peer.shutdown()
             log.info("offline")
+
+    async def _sessions_ended(self, timeout_s: float) -> None:
+        """Wait (draining) until the open sessions end or ``timeout_s`` passes."""
+        deadline = time.monotonic() + timeout_s
+        while self.service is not None and self.service.sessions and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
 
     # --- span ---------------------------------------------------------------------------
     async def _load(self, start: int, end: int) -> None:
@@ -207,9 +211,7 @@ class InfererServer:
         self.state = ServerState.DRAINING
         await self.announce()
         assert self.service is not None
-        deadline = time.monotonic() + self.config.drain_timeout_s
-        while self.service.sessions and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
+        await self._sessions_ended(self.config.drain_timeout_s)
         old, self.service = self.service, None
         await old.shutdown()
         self.blocks = (start, start + length)
