@@ -60,6 +60,14 @@ def client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def precheck(gateway: Gateway, request: Request, model_id: str) -> None:
+    """A voucher's stateless checks (format, domain, signature, payee, model, expiry),
+    before the request waits for energy: a bad voucher gets 400/402 at once, never a
+    503 ``at_capacity`` that would send the client to retry it later."""
+    if header := request.headers.get(VOUCHER_HEADER):
+        gateway.desk.check(gateway.desk.decode(header), model_id)
+
+
 async def admit(gateway: Gateway, request: Request, model_id: str, worst_tokens: int) -> Ticket:
     header = request.headers.get(VOUCHER_HEADER)
     if header:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from pydantic import BaseModel
 
-from gateway.admission import Ticket, admit
+from gateway.admission import Ticket, admit, precheck
 from gateway.energy import Admission
 from gateway.engine import Delta, GenerationRequest
 from gateway.errors import APIError, at_capacity, model_not_found
@@ -96,6 +96,7 @@ async def prepare(
         prompt_ids=prompt_ids, max_tokens=max_tokens, temperature=body.temperature,
         top_p=body.top_p, seed=body.seed, stop=body.stop_list(),
     )
+    precheck(gateway, request, model.model_id)
     energy = await admit_energy(gateway, model, len(prompt_ids) + max_tokens)
     try:
         ticket = await admit(gateway, request, model.model_id, len(prompt_ids) + max_tokens)

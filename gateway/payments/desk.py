@@ -74,12 +74,10 @@ class PaymentDesk:
         except VoucherFormatError as exc:
             raise APIError(400, str(exc), code="invalid_voucher", param="X-Helio-Voucher") from None
 
-    def admit(
-        self, signed: SignedVoucher, channel: ChannelInfo | None, model_id: str, worst_tokens: int,
-        now: float | None = None,
-    ) -> PaidTicket:
-        """Every check, then reserve the worst case. ``channel`` is what the chain (or the
-        memory source) says about ``signed.voucher.channel``, read by the caller first."""
+    def check(self, signed: SignedVoucher, model_id: str, now: float | None = None) -> None:
+        """The checks that need no channel state (domain, signature, payee, model, expiry):
+        run before energy admission too, so a bad voucher gets its 402 even when the
+        swarm is full."""
         v = signed.voucher
         now = time.time() if now is None else now
         if (signed.chain_id, signed.verifying_contract) != (
@@ -105,6 +103,16 @@ class PaymentDesk:
                 "voucher_expired",
                 f"the voucher expires at {v.expiry}; it must stay valid ≥ {self.min_validity_s} s",
             )
+
+    def admit(
+        self, signed: SignedVoucher, channel: ChannelInfo | None, model_id: str, worst_tokens: int,
+        now: float | None = None,
+    ) -> PaidTicket:
+        """Every check, then reserve the worst case. ``channel`` is what the chain (or the
+        memory source) says about ``signed.voucher.channel``, read by the caller first."""
+        v = signed.voucher
+        now = time.time() if now is None else now
+        self.check(signed, model_id, now)
         if channel is None or channel.closed or channel.client != v.client or channel.payee != self.payee:
             raise payment_error(
                 "unknown_channel",

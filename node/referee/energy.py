@@ -20,7 +20,7 @@ Score (higher is better; every term is in 0..1 before its weight):
 ``w_headroom · min(headroom, 2·ref_power)/(2·ref_power) + w_battery · soc
 + w_sun · sun_left(local time) - w_load · sessions/slots - w_drain · drain_risk``.
 ``sun_left`` is the share of a 06:00-18:00 local day still ahead (from the inferer's
-declared UTC offset): of two inferers with equal headroom, the one with more sun ahead
+declared UTC offset, on its energy clock: ``energy_time``): of two inferers with equal headroom, the one with more sun ahead
 carries the load, so regions in daylight serve and the evening ones keep their battery.
 ``drain_risk`` is a forecast: the least-squares trend of the inferer's recent headroom
 claims, extrapolated ``horizon_s`` ahead, reaches zero while its battery is below
@@ -60,8 +60,8 @@ class EnergyClaim:
     utc_offset_h: float | None = None  # declared region
     span: tuple[int, int] | None = None  # blocks [start, end) it serves
     # Its energy clock when it measured (unix s): wall time, or an accelerated trace's
-    # simulated time (the demo); the dashboard shows local time from it. Routing uses
-    # the wall clock.
+    # simulated time (the demo); the dashboard shows local time from it and the sun
+    # term of routing reads the hour from it (``energy_time``).
     clock_time: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -99,6 +99,15 @@ def sun_left(now: float, utc_offset_h: float | None) -> float:
     if not 6.0 <= hour < 18.0:
         return 0.0
     return (18.0 - hour) / 12.0
+
+
+def energy_time(claim: EnergyClaim, now: float) -> float:
+    """``now`` on the inferer's energy clock: its reported clock time moved on by the wall
+    time since (an accelerated trace replay runs its own day; the demo's starts at local
+    noon whatever the hour here). Wall time when it reports no clock."""
+    if claim.clock_time is None:
+        return now
+    return claim.clock_time + max(0.0, now - claim.timestamp)
 
 
 class EnergyBook:
@@ -205,7 +214,7 @@ class EnergyScheduler:
         return (
             cfg.w_headroom * headroom
             + cfg.w_battery * (claim.battery_soc or 0.0)
-            + cfg.w_sun * sun_left(now, claim.utc_offset_h)
+            + cfg.w_sun * sun_left(energy_time(claim, now), claim.utc_offset_h)
             - cfg.w_load * min(load, 1.0)
             - cfg.w_drain * (1.0 if self.drain_risk(claim) else 0.0)
         )
@@ -337,6 +346,7 @@ __all__ = [
     "EnergyScheduler",
     "Ranked",
     "SchedulerConfig",
+    "energy_time",
     "greedy_chain",
     "planner_penalty",
     "sun_left",

@@ -178,12 +178,16 @@ class LocalSwarm:
 
     # --- stopping ------------------------------------------------------------------------
     def kill(self, proc: SwarmProcess, sig: int = signal.SIGKILL) -> None:
-        """Signal ``proc``'s whole process group (it and its p2pd) and reap it."""
+        """SIGKILL ``proc``'s whole process group (it and its p2pd), or send another signal
+        to ``proc`` alone (the group goes after a grace period); reap it."""
         if proc.popen is None:
             return
         if proc.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.popen.pid, sig)
+                if sig == signal.SIGKILL:
+                    os.killpg(proc.popen.pid, sig)
+                else:  # the process alone: it drains and leaves through its own p2pd
+                    os.kill(proc.popen.pid, sig)
             try:
                 proc.popen.wait(TERM_GRACE_S if sig != signal.SIGKILL else 10)
             except subprocess.TimeoutExpired:

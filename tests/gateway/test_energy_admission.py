@@ -97,6 +97,12 @@ def test_beyond_capacity_is_503_at_capacity_and_charges_nothing(tight) -> None:
                           timeout=60) as streamed:  # refused before the stream starts
             streamed.read()
             _at_capacity(streamed, t0)
+        # A bad voucher is refused at once (402), not queued and then sent to retry later.
+        t0 = time.monotonic()
+        bad = httpx.post(f"{url}/v1/chat/completions", json=BODY, timeout=60,
+                         headers={VOUCHER_HEADER: wallet.header(10**15, model_id="another-model")})
+        assert bad.status_code == 402 and bad.json()["error"]["code"] == "wrong_model", bad.text
+        assert time.monotonic() - t0 < QUEUE_S
         assert gate.refused == 3 and gate.scheduler.active == 1
         assert gateway.engine.active == 1, "the holder ended early: the test proved nothing"
         assert wallet.channel not in gateway.desk.accounts  # the voucher was never looked at

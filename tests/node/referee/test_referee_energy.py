@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from node.core.errors import ConfigError
@@ -12,6 +14,7 @@ from node.referee.energy import (
     EnergyClaim,
     EnergyScheduler,
     SchedulerConfig,
+    energy_time,
     greedy_chain,
     sun_left,
 )
@@ -48,6 +51,17 @@ def test_sunlit_zone_carries_the_load() -> None:
     assert sun_left(NOON_UTC, -5.0) == pytest.approx(11 / 12)
     assert sun_left(NOON_UTC, 8.0) == 0.0
     assert sun_left(NOON_UTC, None) == 0.5
+
+
+def test_sun_is_read_on_the_inferers_energy_clock() -> None:
+    # An accelerated trace replay (the demo) runs its own day: its morning inferer reports
+    # 09:00 local time while the wall clock here says it is evening there.
+    wall = NOON_UTC + 10 * 3600  # 22:00 UTC
+    replayed = replace(claim("replayed", 500.0, t=wall), clock_time=NOON_UTC - 3 * 3600)
+    s = scheduler(claim("wall", 500.0, t=wall), replayed)
+    assert energy_time(replayed, wall + 60) == NOON_UTC - 3 * 3600 + 60
+    assert energy_time(claim("wall", 500.0, t=wall), wall + 60) == wall + 60
+    assert [r.inferer for r in s.rank(wall)] == ["replayed", "wall"]  # its sun is still up
 
 
 def test_filters_offline_stale_and_full_inferers() -> None:
