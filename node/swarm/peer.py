@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from hivemind.dht.node import DHTNode
-from hivemind.p2p import P2P, PeerID
+from hivemind.p2p import P2P, P2PDaemonError, PeerID
 from hivemind.utils.multiaddr import Multiaddr
 
 from node.core.errors import ConfigError
 from node.swarm.dht import SwarmDHT
+from node.swarm.errors import SwarmError
 from node.swarm.relay import (
     circuit_maddrs,
     daemon_maddr,
@@ -36,6 +37,7 @@ T = TypeVar("T")
 P2P_STARTUP_TIMEOUT_S = 30.0  # p2pd must print its peer id within this (busy machines are slow)
 DHT_WAIT_TIMEOUT_S = 5.0  # one DHT RPC to an unresponsive peer
 RELAY_START_ATTEMPTS = 12  # starts of a relay's daemon until its relay passes the check
+BOOTSTRAP_ATTEMPTS = 3  # daemon starts while no initial peer answers (2 s, then 4 s apart)
 
 
 @dataclass
@@ -154,8 +156,46 @@ async def _start_peer(config: PeerConfig) -> Peer:
         relays = await pick_relays(config.trusted_relays or config.initial_peers)
         if not relays:
             raise ConfigError("--auto-relay needs a relay: pass --initial-peers (bootstrap peers relay)")
-    p2p = await relay_p2p_class(bool(relays)).create(
-        initial_peers=config.initial_peers or None,
+    # p2pd exits when it reaches none of its initial peers; seen once (CI, 2 loaded cores)
+    # for a daemon in a test namespace whose bootstrap answered a moment later: try again.
+    initial = config.initial_peers
+    for attempt in range(1, BOOTSTRAP_ATTEMPTS + 1):
+        try:
+            p2p = await _create_p2p(config, hosts, relays, initial)
+            break
+        except P2PDaemonError as exc:
+            if "bootstrap peers" not in str(exc):
+                raise
+            if attempt == BOOTSTRAP_ATTEMPTS:
+                raise SwarmError(
+                    f"could not reach any initial peer ({', '.join(initial)}) in {attempt} tries; "
+                    "check --initial-peers (what `helio bootstrap` printed) and that it runs"
+                ) from None
+            log.warning("could not reach the initial peers (try %d of %d); again in %d s",
+                        attempt, BOOTSTRAP_ATTEMPTS, 2 * attempt)
+            await asyncio.sleep(2 * attempt)
+    try:
+        node = await DHTNode.create(
+            p2p=p2p,
+            initial_peers=initial or None,
+            # Nobody can dial a relayed peer for DHT requests; it stores and reads as a client.
+            client_mode=config.client_mode or config.use_auto_relay,
+            wait_timeout=DHT_WAIT_TIMEOUT_S,
+            num_workers=8,
+            # No local cache: a lookup always asks the peers holding the key, so a new
+            # server is seen at once and a dead one as soon as its record expires.
+            cache_locally=False,
+            cache_nearest=0,
+        )
+    except BaseException:
+        await p2p.shutdown()
+        raise
+    return Peer(p2p, node, SwarmDHT(node), relays)
+
+
+async def _create_p2p(config: PeerConfig, hosts: list[str], relays: list[str], initial: list[str]) -> P2P:
+    return await relay_p2p_class(bool(relays)).create(
+        initial_peers=initial or None,
         host_maddrs=[f"/{'ip6' if ':' in h else 'ip4'}/{h}/tcp/{config.port}" for h in hosts],
         announce_maddrs=config.announce or None,
         auto_nat=False,
@@ -170,23 +210,6 @@ async def _start_peer(config: PeerConfig) -> Peer:
         startup_timeout=P2P_STARTUP_TIMEOUT_S,
         idle_timeout=0,  # the daemon lives exactly as long as we do
     )
-    try:
-        node = await DHTNode.create(
-            p2p=p2p,
-            initial_peers=config.initial_peers or None,
-            # Nobody can dial a relayed peer for DHT requests; it stores and reads as a client.
-            client_mode=config.client_mode or config.use_auto_relay,
-            wait_timeout=DHT_WAIT_TIMEOUT_S,
-            num_workers=8,
-            # No local cache: a lookup always asks the peers holding the key, so a new
-            # server is seen at once and a dead one as soon as its record expires.
-            cache_locally=False,
-            cache_nearest=0,
-        )
-    except BaseException:
-        await p2p.shutdown()
-        raise
-    return Peer(p2p, node, SwarmDHT(node), relays)
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
