@@ -37,8 +37,8 @@ def test_route_prefers_the_inferer_with_more_headroom(smollm2_dir: Path, tmp_pat
             assert by_peer[trace.peer_id].battery_soc is not None  # the trace home has a battery
             assert by_peer[trace.peer_id].capacity > 0
             hops = client.wait_for_coverage(MODEL, 30)
-            # The score also counts battery and sun left at the wall-clock time of day, so
-            # the sunlit trace home may outrank the fixed 1500 W one, or tie with it (both
+            # The score also counts battery and sun left (the trace home's accelerated day
+            # starts at local noon; the fixed ones have no zone), so the trace home may outrank the fixed 1500 W one, or tie with it (both
             # cap the headroom term; then the measured RTTs decide): the route must go to
             # one the energy score ranks first (within 5 ms of penalty), never to the 280 W
             # one, and 1380 W must beat 280 W by the energy score alone.
