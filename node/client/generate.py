@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import torch
 
@@ -15,7 +15,7 @@ PREFILL_CHUNK = 1024  # longer prompts are sent in chunks of this many tokens
 
 def generate_tokens(
     client: ClientModel, route: Route, prompt_ids: list[int], params: SamplingParams
-) -> Iterator[int]:
+) -> Generator[int, None, None]:
     """Yield new token ids until a stop token or ``max_new_tokens``. Closing the
     iterator early closes the route (frees the span sessions)."""
     if not prompt_ids:

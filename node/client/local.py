@@ -36,7 +36,7 @@ class ClientModel(nn.Module):
         self.family.check_config(self.config)
         # The family's own CausalLM with zero blocks: its embedding class (Gemma scales
         # by sqrt(hidden)), norm and head are exactly the full model's.
-        lm = self.family.build_causal_lm(
+        lm: Any = self.family.build_causal_lm(  # a transformers *ForCausalLM (untyped)
             self.family.span_config(self.config, 0, 0), self.manifest.dtype
         )
         state = load_safetensors(self.model_dir / EMBEDDINGS_FILE, prefix="model.")
@@ -45,9 +45,9 @@ class ClientModel(nn.Module):
         if self.manifest.tie_word_embeddings:
             state["lm_head.weight"] = state["model.embed_tokens.weight"]
         lm.load_state_dict(state, strict=False, assign=True)
-        self.embed_tokens = lm.model.embed_tokens
-        self.norm = lm.model.norm
-        self.lm_head = lm.lm_head
+        self.embed_tokens: nn.Embedding = lm.model.embed_tokens  # Gemma's scaled one subclasses it
+        self.norm: nn.Module = lm.model.norm
+        self.lm_head: nn.Linear = lm.lm_head
         if self.manifest.tie_word_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         assert_materialized(self, f"client part of {self.manifest.model_id}")

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import torch
 from hivemind.p2p import P2P, PeerID
@@ -74,7 +75,7 @@ class HopStream:
                     start=self.hop.start,
                     end=self.hop.end,
                     max_length=max_length,
-                    wire_dtype=wire_dtype,  # type: ignore[arg-type]
+                    wire_dtype=wire_dtype,
                 )
             )
         )
@@ -91,8 +92,9 @@ class HopStream:
         except Exception as exc:
             raise PeerFailure(self.peer_id, f"cannot open a stream: {_describe(exc)}") from None
         self._reader = asyncio.create_task(self._read(responses))
+        waiting: set[asyncio.Future[Any]] = {self._opened, self.closed}  # both set above
         done, _ = await asyncio.wait(
-            {self._opened, self.closed}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+            waiting, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
         )
         if self._opened in done:
             opened = self._opened.result()

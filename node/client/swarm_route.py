@@ -428,8 +428,8 @@ class SwarmRoute:
             for step in range(upto):
                 for hop in hops:
                     hop.send(step, self.chunks[step][0], self.inputs[hop.hop.start][step], [])
-                    done, _ = await asyncio.wait(
-                        {hop.result(step), hop.closed},  # type: ignore[arg-type]
+                    done, _ = await asyncio.wait(  # type: ignore[type-var]  # closed: set once open
+                        {hop.result(step), hop.closed},
                         timeout=self._timeout(step), return_when=asyncio.FIRST_COMPLETED)
                     if not done:
                         raise PeerFailure(hop.peer_id, f"no answer to replayed step {step}")

@@ -17,9 +17,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import torch
-from eth_keys import keys
+from eth_keys.main import lazy_key_api as keys  # what `from eth_keys import keys` gives
 from eth_utils.crypto import keccak
 from hivemind.p2p import P2P, P2PContext
 from hivemind.proto import runtime_pb2
@@ -91,7 +93,7 @@ class ServiceStats:
 
 
 class SpanService:
-    def __init__(self, *, p2p: P2P, model_dir, span: Span, limits: EngineLimits,
+    def __init__(self, *, p2p: P2P, model_dir: Path, span: Span, limits: EngineLimits,
                  private_key: str, signer: CommitmentSigner, push_timeout_s: float,
                  accepting: Callable[[], bool]) -> None:
         self.p2p = p2p
@@ -108,7 +110,7 @@ class SpanService:
         self.sessions: dict[str, Session] = {}
         self.accepting = accepting  # False while draining: new sessions are refused
         self.stats = ServiceStats()
-        self.info: Callable[[], dict] = lambda: {}
+        self.info: Callable[[], dict[str, Any]] = lambda: {}
 
     async def register(self) -> None:
         await self.p2p.add_protobuf_handler(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
+from typing import cast
 
 from torch import nn
 
@@ -39,7 +40,8 @@ def sub_span(span: Span, start: int, end: int, model_dir: Path | None = None) ->
     view.kv_layers = span.family.kv_layers(view.config)
     body = span.family.build_body(view.config, span.manifest.dtype)
     state = {}
-    for local, layer in enumerate(span.body.layers[start - span.start : end - span.start]):
+    layers = cast(nn.ModuleList, span.body.layers)  # a transformers decoder stack's blocks
+    for local, layer in enumerate(layers[start - span.start : end - span.start]):
         for name, tensor in layer.state_dict(keep_vars=True).items():
             state[f"layers.{local}.{name}"] = tensor
     body.load_state_dict(state, strict=True, assign=True)

@@ -112,7 +112,7 @@ class RoutePlanner:
                         step += rtts.get(server.peer_id, self.config.default_rtt_ms) / 2
                     if self.config.jitter:
                         step *= 1 + self.rng.uniform(-self.config.jitter, self.config.jitter)
-                    state = (target, server.peer_id)
+                    state: tuple[int, str | None] = (target, server.peer_id)
                     if cost + step < best.get(state, float("inf")):
                         best[state] = cost + step
                         parent[state] = ((block, prev), Hop(server.peer_id, block, target, server.address,

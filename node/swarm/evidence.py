@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
+from eth_keys.main import lazy_key_api as keys  # what `from eth_keys import keys` gives
 from eth_utils.crypto import keccak
 
 from node.chain.eip712 import VERIFICATION_DOMAIN_NAME, Domain, OutputCommitment
@@ -59,7 +60,7 @@ class CommitmentSigner:
         )
         return keccak(b"\x19\x01" + self._separator + struct_hash)
 
-    def sign(self, key: keys.PrivateKey, digest: bytes) -> bytes:
+    def sign(self, key: PrivateKey, digest: bytes) -> bytes:
         """65 bytes r || s || v with v in {27, 28}, as Solidity's ECDSA.recover expects."""
         raw = key.sign_msg_hash(digest).to_bytes()
         return raw[:64] + bytes([raw[64] + 27])

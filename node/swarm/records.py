@@ -13,7 +13,7 @@ import re
 from enum import StrEnum
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
-from typing import Literal
+from typing import Final, Literal
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from node.core.names import validate_model_id
 from node.swarm.errors import RecordError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION: Final = 1
 MAX_BLOCKS = 4096  # no model has more blocks; bounds every block index a peer sends
 MAX_RECORD_BYTES = 8192  # a signed record is ≈ 700 bytes; anything far larger is refused
 PEER_ID_PATTERN = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{40,64}$")  # base58 multihash

@@ -36,7 +36,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from typing import Any
+from typing import Any, cast
 
 import base58
 from hivemind.p2p import P2P
@@ -59,14 +59,14 @@ def relay_p2p_class(static_relays: bool) -> type[P2P]:
     """hivemind's ``P2P``, or a subclass whose daemon uses the trusted relays as static
     relays (``-relayDiscovery=0``) instead of waiting to discover more."""
     if not static_relays:
-        return P2P
+        return cast("type[P2P]", P2P)  # hivemind is untyped: P2P is Any to mypy
 
-    class StaticRelayP2P(P2P):
+    class StaticRelayP2P(P2P):  # type: ignore[misc]  # subclassing hivemind's untyped P2P
         @staticmethod
         def _make_process_args(*args: Any, **kwargs: Any) -> list[str]:
             if kwargs.get("trustedRelays"):  # not for hivemind's own helper daemons
                 kwargs["relayDiscovery"] = False
-            return P2P._make_process_args(*args, **kwargs)
+            return cast(list[str], P2P._make_process_args(*args, **kwargs))
 
     return StaticRelayP2P
 
@@ -169,7 +169,7 @@ async def relay_carries(relay: str, nbytes: int = RELAY_CHECK_BYTES,
             reply = await sender.call_protobuf_handler(
                 target.peer_id, _CHECK_HANDLER, runtime_pb2.ExpertRequest(metadata=b"x" * nbytes),
                 runtime_pb2.ExpertResponse)
-            return reply.metadata == str(nbytes).encode()
+            return bool(reply.metadata == str(nbytes).encode())  # bytes == bytes: bool() is for mypy
     except Exception as exc:  # a reset stream (the relay's limit), a timeout, a failed start
         log.debug("relay check through %s: %s", relay, exc)
         return False

@@ -18,7 +18,7 @@ An ``error`` message ends an inference stream; the server keeps serving everyone
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import torch
 from hivemind.proto import runtime_pb2
@@ -129,6 +129,7 @@ class ErrorReply(_Message):
 
 ClientMessage = Annotated[OpenRequest | StepRequest, Field(discriminator="type")]
 ServerMessage = Annotated[Opened | StepResult | PushFailed | ErrorReply, Field(discriminator="type")]
+_M = TypeVar("_M")  # the message type an adapter validates
 _client_adapter: TypeAdapter[OpenRequest | StepRequest] = TypeAdapter(ClientMessage)
 _server_adapter: TypeAdapter[Opened | StepResult | PushFailed | ErrorReply] = TypeAdapter(ServerMessage)
 
@@ -157,7 +158,7 @@ def unpack_ack(proto: Any) -> PushAck:
     return message
 
 
-def _unpack(proto: Any, adapter: TypeAdapter[Any]) -> tuple[Any, runtime_pb2.Tensor | None]:
+def _unpack(proto: Any, adapter: TypeAdapter[_M]) -> tuple[_M, runtime_pb2.Tensor | None]:
     if len(proto.metadata) > MAX_METADATA_BYTES:
         raise ProtocolError(f"metadata is {len(proto.metadata)} bytes, over {MAX_METADATA_BYTES}")
     if len(proto.tensors) > 1:
