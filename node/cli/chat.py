@@ -5,6 +5,8 @@ leave it as text)."""
 from __future__ import annotations
 
 import atexit
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, cast
 
 import typer
 from rich.console import Console
@@ -12,7 +14,12 @@ from rich.console import Console
 from node.cli.swarm_common import InitialPeers
 from node.core.errors import ConfigError
 
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
+
 console = Console()
+# (messages, max_tokens, temperature) → the answer's text pieces as they arrive
+Stream = Callable[[list[dict[str, str]], int, float], Iterator[str]]
 
 
 def chat(
@@ -54,14 +61,17 @@ def chat(
         history.append({"role": "assistant", "content": "".join(parts)})
 
 
-def _gateway_stream(url: str, model: str):  # noqa: ANN202
+def _gateway_stream(url: str, model: str) -> Stream:
     import openai
 
     client = openai.OpenAI(base_url=url.rstrip("/") + "/v1", api_key="unused", max_retries=1)
 
-    def stream(messages: list[dict[str, str]], max_tokens: int, temperature: float):  # noqa: ANN202
+    def stream(
+        messages: list[dict[str, str]], max_tokens: int, temperature: float
+    ) -> Iterator[str]:
         try:
-            for chunk in client.chat.completions.create(model=model, messages=messages,  # type: ignore[arg-type]
+            wire = cast("list[ChatCompletionMessageParam]", messages)  # the same dicts
+            for chunk in client.chat.completions.create(model=model, messages=wire,
                                                         max_tokens=max_tokens, temperature=temperature,
                                                         stream=True):
                 if chunk.choices and chunk.choices[0].delta.content:
@@ -74,7 +84,7 @@ def _gateway_stream(url: str, model: str):  # noqa: ANN202
     return stream
 
 
-def _swarm_stream(peers: list[str], model: str):  # noqa: ANN202
+def _swarm_stream(peers: list[str], model: str) -> Stream:
     from node.client import ClientModel, SamplingParams, stream_text
     from node.client.swarm_route import SwarmClient
     from node.core.settings import Settings
@@ -87,7 +97,9 @@ def _swarm_stream(peers: list[str], model: str):  # noqa: ANN202
     atexit.register(swarm.close)
     hidden = int(local.config.hidden_size)
 
-    def stream(messages: list[dict[str, str]], max_tokens: int, temperature: float):  # noqa: ANN202
+    def stream(
+        messages: list[dict[str, str]], max_tokens: int, temperature: float
+    ) -> Iterator[str]:
         route = swarm.route(model, local.manifest.num_blocks, hidden)
         params = SamplingParams(max_new_tokens=max_tokens, temperature=temperature)
         yield from stream_text(local, route, local.encode_chat(messages), params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -18,6 +19,10 @@ from node.cli.swarm_common import (
     watch_parent,
 )
 from node.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from node.inferer.energy import EnergyOptions
+    from node.ipfs import IpfsStore
 
 app = typer.Typer(help="Run an inferer.", no_args_is_help=True)
 log = logging.getLogger("helio.node")
@@ -116,7 +121,7 @@ def serve(
             store.close()
 
 
-def _fetch_span(manifest_cid: str, blocks: tuple[int, int] | None, peers: list[str]) -> tuple[object, Path]:
+def _fetch_span(manifest_cid: str, blocks: tuple[int, int] | None, peers: list[str]) -> tuple[IpfsStore, Path]:
     """Fetch (or reuse) exactly this span's files by manifest CID; the embedded IPFS node
     keeps seeding them while the inferer serves."""
     if blocks is None:
@@ -137,7 +142,7 @@ def _fetch_span(manifest_cid: str, blocks: tuple[int, int] | None, peers: list[s
 
 
 def _energy(mode: str, watts: float, site: str, tz: float | None, speed: float,
-            enforce: bool, trace_date: str | None = None, attest_interval: float = 3600.0) -> object:
+            enforce: bool, trace_date: str | None = None, attest_interval: float = 3600.0) -> EnergyOptions | None:
     from node.inferer.energy import ENERGY_MODES, EnergyOptions
 
     if mode not in ENERGY_MODES:

@@ -13,12 +13,16 @@ from __future__ import annotations
 import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from node.core.errors import ConfigError
 from node.core.paths import DEPLOYMENTS_DIR
+
+if TYPE_CHECKING:
+    from node.chain.bindings import HelioChain
 
 console = Console()
 
@@ -50,7 +54,7 @@ def from_wei(wei: int) -> str:
 
 def open_chain(
     network: str | None, rpc_url: str | None, dev_account: int | None, *, signing: bool = True
-):  # noqa: ANN201
+) -> HelioChain:
     """``HelioChain`` for the deployment of ``network`` with the chosen signing key."""
     from node.chain.bindings import HelioChain
     from node.chain.connect import connect, local_account

@@ -55,7 +55,8 @@ def deposit(
     wei, expiry = to_wei(amount), int(time.time() + hours * 3600)
     payments = chain.payments
     if channel is not None:
-        payments.token.with_account(chain.account).ensure_allowance(payments.address, wei)  # type: ignore[attr-defined]
+        # payments.token and chain.account are set (signing open_chain); with_account keeps the class
+        payments.token.with_account(chain.account).ensure_allowance(payments.address, wei)  # type: ignore[union-attr, arg-type]
         payments._tx("topUp", payments.c.functions.topUp(channel, wei, expiry))
         console.print(f"channel {channel}: +{amount} HELIO, redeemable until {time.ctime(expiry)}")
         return

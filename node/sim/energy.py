@@ -211,7 +211,10 @@ def simulate(scenario: Scenario) -> SimResult:
                 pending[s] = duration
             except AtCapacityError:
                 n["refused"] += s in counted
-        admitted, refused = queue.pump(t, lambda s, t=t: try_admit(s, pending[s], t))
+        def admit_pending(s: str, t: float = t) -> bool:
+            return try_admit(s, pending[s], t)
+
+        admitted, refused = queue.pump(t, admit_pending)
         for s in admitted:
             pending.pop(s, None)
             n["served"] += s in counted

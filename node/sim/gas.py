@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3.types import TxReceipt
 
 from node.chain import Anvil, connect, deploy_all, ensure_compiled, local_account, transact
 from node.chain.devkeys import DEV_ACCOUNTS
@@ -62,7 +64,10 @@ def measure_attestation_gas(
         first: list[int] = []
         update: list[int] = []
         for me, att in attesters:
-            own = ChainPoster(energy, lambda call, me=me: transact(w3, me, call))
+            def send(call: Any, me: LocalAccount = me) -> TxReceipt:  # call: a web3 contract call
+                return transact(w3, me, call)
+
+            own = ChainPoster(energy, send)
             own.submit_now([sign(att, InfererState.LOADING)])
             own.submit_now([sign(att, InfererState.ONLINE)])
             own.close()
