@@ -72,9 +72,9 @@ $(CHROMIUM):
 test: setup ## run the whole test suite (PYTEST_ARGS to narrow it)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: setup ## ruff on everything, mypy (strict) on the lower layers of node/
+lint: setup ## ruff on everything, mypy (strict) on node/ and gateway/
 	$(PY) -m ruff check node gateway scripts tests
-	$(PY) -m mypy node/core node/models node/engine node/chain node/ipfs
+	$(PY) -m mypy node gateway
 
 bench: setup ## run the benchmarks and print their JSON
 	.venv/bin/helio bench convert --json

@@ -17,11 +17,14 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
 from node.client import SamplingParams, generate_tokens
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 MODEL = "smollm2-135m-instruct"
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
@@ -68,13 +71,14 @@ def _through_gateway(url: str, n: int) -> tuple[list[float], list[float]]:
     import openai
 
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120)
+    messages = cast("list[ChatCompletionMessageParam]", MESSAGES)  # the same dicts
     totals, gaps = [], []
     for _ in range(n):
         start = time.perf_counter()
-        client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=MAX_TOKENS, temperature=0)
+        client.chat.completions.create(model=MODEL, messages=messages, max_tokens=MAX_TOKENS, temperature=0)
         totals.append(time.perf_counter() - start)
         last = None
-        for chunk in client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=MAX_TOKENS,
+        for chunk in client.chat.completions.create(model=MODEL, messages=messages, max_tokens=MAX_TOKENS,
                                                     temperature=0, stream=True):
             if chunk.choices and chunk.choices[0].delta.content:
                 now = time.perf_counter()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -44,8 +44,8 @@ def serve(
     from gateway.state import build_gateway
     from node.core.settings import Settings
 
-    overrides = {k: v for k, v in {"host": host, "port": port, "models": models or None,
-                                   "dtype": dtype}.items() if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in {"host": host, "port": port, "models": models or None,
+                                                   "dtype": dtype}.items() if v is not None}
     settings = GatewaySettings(**overrides)
     chain = ChainLink.connect(rpc_url, network) if rpc_url else None
     found = [p for item in peers or [] for p in item.split(",") if p.strip()]

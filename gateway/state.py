@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 from eth_utils.address import to_checksum_address
@@ -24,6 +24,9 @@ from gateway.settings import GatewaySettings
 from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS
 from node.chain.eip712 import PAYMENTS_DOMAIN_NAME, Domain
 from node.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gateway.energy import EnergyGate
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ class Gateway:
     metrics: Metrics = field(default_factory=Metrics)
     swarm_view: Any = None  # a dashboard.SwarmView; None = the in-process spans
     # Energy admission per swarm-served model (gateway/energy.py); empty: none.
-    energy_gates: dict[str, Any] = field(default_factory=dict)
+    energy_gates: dict[str, EnergyGate] = field(default_factory=dict)
 
     def served_ids(self) -> list[str]:
         return [m for m in self.models if self.catalog.is_adopted(m)]

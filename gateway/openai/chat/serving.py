@@ -47,7 +47,7 @@ async def create_chat_completion(
         text, reason, count, headers = await run_to_end(gateway, request, prepared)
         result = ChatCompletion(
             id=completion_id, created=created, model=model.model_id,
-            choices=[ChatChoice(message=AssistantMessage(content=text), finish_reason=reason)],  # type: ignore[arg-type]
+            choices=[ChatChoice(message=AssistantMessage(content=text), finish_reason=reason)],
             usage=Usage(prompt_tokens=prepared.prompt_tokens, completion_tokens=count,
                         total_tokens=prepared.prompt_tokens + count),
         )
@@ -57,7 +57,7 @@ async def create_chat_completion(
         return ChatCompletionChunk(
             id=completion_id, created=created, model=model.model_id,
             choices=[ChunkChoice(delta=ChoiceDelta(content=delta.text or None),
-                                 finish_reason=delta.finish_reason)],  # type: ignore[arg-type]
+                                 finish_reason=delta.finish_reason)],
         )
 
     def usage_chunk(usage: Usage) -> ChatCompletionChunk:

@@ -50,7 +50,7 @@ async def create_completion(
         text, reason, count, headers = await run_to_end(gateway, request, prepared)
         result = Completion(
             id=completion_id, created=created, model=model.model_id,
-            choices=[CompletionChoice(text=prefix + text, finish_reason=reason)],  # type: ignore[arg-type]
+            choices=[CompletionChoice(text=prefix + text, finish_reason=reason)],
             usage=Usage(prompt_tokens=prepared.prompt_tokens, completion_tokens=count,
                         total_tokens=prepared.prompt_tokens + count),
         )
@@ -58,7 +58,7 @@ async def create_completion(
 
     def chunk(delta: Delta) -> Completion:
         return Completion(id=completion_id, created=created, model=model.model_id,
-                          choices=[CompletionChoice(text=delta.text, finish_reason=delta.finish_reason)])  # type: ignore[arg-type]
+                          choices=[CompletionChoice(text=delta.text, finish_reason=delta.finish_reason)])
 
     def usage_chunk(usage: Usage) -> Completion:
         return Completion(id=completion_id, created=created, model=model.model_id, choices=[], usage=usage)
