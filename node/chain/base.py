@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -41,7 +41,7 @@ class ContractClient:
     def address(self) -> str:
         return str(self.c.address)
 
-    def with_account(self, account: LocalAccount) -> ContractClient:
+    def with_account(self, account: LocalAccount) -> Self:
         return type(self)(self.w3, self.c, account)
 
     def domain(self) -> Domain:

@@ -100,7 +100,7 @@ class Staking(_PaysWithToken):
     def stake(self, amount: int) -> TxReceipt:
         """Approve (if needed) and bond ``amount`` more."""
         assert self.token is not None
-        self.token.with_account(self._account()).ensure_allowance(self.address, amount)  # type: ignore[attr-defined]
+        self.token.with_account(self._account()).ensure_allowance(self.address, amount)
         return self._tx("stake", self.c.functions.stake(amount))
 
     def request_unstake(self, amount: int) -> TxReceipt:
@@ -111,7 +111,7 @@ class Staking(_PaysWithToken):
 
     def delegate_stake(self, inferer: str, amount: int) -> TxReceipt:
         assert self.token is not None
-        self.token.with_account(self._account()).ensure_allowance(self.address, amount)  # type: ignore[attr-defined]
+        self.token.with_account(self._account()).ensure_allowance(self.address, amount)
         return self._tx("delegateStake", self.c.functions.delegateStake(inferer, amount))
 
     def ensure_staked(self, *, peer_id: str, attestation_key: str, region: str, capacity: int,
@@ -290,7 +290,7 @@ class Payments(_PaysWithToken):
     def open_channel(self, payee: str, amount: int, expiry: int) -> int:
         """Approve (if needed), deposit and open; the new channel id."""
         assert self.token is not None and self.account is not None
-        self.token.with_account(self.account).ensure_allowance(self.address, amount)  # type: ignore[attr-defined]
+        self.token.with_account(self.account).ensure_allowance(self.address, amount)
         receipt = self._tx("openChannel", self.c.functions.openChannel(payee, amount, expiry))
         return int(self.events(receipt, "ChannelOpened")[0]["channel"])
 
