@@ -30,7 +30,7 @@ import torch
 from node.bench.machine import machine_info
 from node.client import ClientModel, SamplingParams, generate_tokens
 from node.client.evaluate import TEXT_SOURCE, english_text, score, top1_agreement
-from node.engine import InProcessRoute, Span, SpanHost, StepRequest
+from node.engine import EngineError, InProcessRoute, Span, SpanHost, StepRequest
 
 PROMPT = (
     "The history of the printing press begins in the fifteenth century, when a goldsmith in "
@@ -161,9 +161,12 @@ def _lockstep(
     for step in range(steps):
         hiddens = [token] * n
         for host in hosts:
-            hiddens = host.step_batch(  # type: ignore[assignment]  # the bench expects no errors
+            results = host.step_batch(
                 [StepRequest(s, h, len(prompt) + step) for s, h in zip(sids, hiddens, strict=True)]
             )
+            if errors := [r for r in results if isinstance(r, EngineError)]:
+                raise errors[0]  # a failed step must not travel on as hidden states
+            hiddens = [r for r in results if isinstance(r, torch.Tensor)]
     elapsed = time.perf_counter() - start
     for host in hosts:
         for sid in sids:
