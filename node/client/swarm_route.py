@@ -40,7 +40,7 @@ from node.swarm.evidence import (
 )
 from node.swarm.peer import LoopThread, Peer, PeerConfig, start_peer
 from node.swarm.records import ServerRecord
-from node.swarm.wire import MAX_TENSOR_BYTES, WIRE_DTYPES, decode_hidden
+from node.swarm.wire import MAX_TENSOR_BYTES, WIRE_DTYPES, NextHop, decode_hidden
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +224,10 @@ class SwarmRoute:
         self._compute_ms = 0.0
         # A route planned (and energy-admitted) beforehand: the next open() tries it first.
         self.pinned: list[Hop] | None = None
+        # (from peer, to peer) pairs where a push failed: the client carries that hand-off
+        # itself from then on (a server behind NAT may be unable to dial the next one;
+        # asking it again every step would cost a failed dial per token).
+        self.no_push: set[tuple[str, str]] = set()
 
     # --- Route -------------------------------------------------------------------------
     def open(self, max_length: int) -> None:
@@ -322,14 +326,15 @@ class SwarmRoute:
         position = self.chunks[step][0]
         for hop in hops[first:]:
             hop.forget(step)
-        hops[first].send(step, position, self.inputs[hops[first].hop.start][step],
-                         [h.as_next() for h in hops[first + 1 :]])
+        hops[first].send(step, position, self.inputs[hops[first].hop.start][step], self._pushes_after(first))
         output: torch.Tensor | None = None
         for index in range(first, len(hops)):
             hop = hops[index]
             waits: set[asyncio.Future[Any]] = {hop.result(step)}
-            if index > first:
+            if index > first and self._pushed_to(index):
                 waits.add(hops[index - 1].push_failed(step))
+            elif index > first:  # no push to this hop: its input is the previous output
+                hop.send(step, position, self.inputs[hop.hop.start][step], self._pushes_after(index))
             waits |= {h.closed for h in hops if h.closed is not None}
             timeout = self._timeout(step)
             deadline = time.monotonic() + timeout
@@ -345,12 +350,30 @@ class SwarmRoute:
                 if hop.result(step).done():
                     output = self._accept(hop, step, *hop.result(step).result())
                     break
-                # The previous server could not push to this one: send the step ourselves.
-                waits.discard(hops[index - 1].push_failed(step))
-                hop.send(step, position, self.inputs[hop.hop.start][step],
-                         [h.as_next() for h in hops[index + 1 :]])
+                # The previous server could not push to this one: send the step ourselves,
+                # and every later step too.
+                failed = hops[index - 1].push_failed(step)
+                waits.discard(failed)
+                log.warning("%s cannot push to %s (%s): the client hands that hop over itself",
+                            short_peer(hops[index - 1].peer_id), short_peer(hop.peer_id),
+                            failed.result().error[:200])
+                self.no_push.add((hops[index - 1].peer_id, hop.peer_id))
+                hop.send(step, position, self.inputs[hop.hop.start][step], self._pushes_after(index))
         assert output is not None
         return output
+
+    def _pushed_to(self, index: int) -> bool:
+        return (self.hops[index - 1].peer_id, self.hops[index].peer_id) not in self.no_push
+
+    def _pushes_after(self, index: int) -> list[NextHop]:
+        """The hops that hop ``index``'s output is pushed along: up to the first hand-off
+        that failed before (the client sends that one)."""
+        chain = []
+        for later in range(index + 1, len(self.hops)):
+            if not self._pushed_to(later):
+                break
+            chain.append(self.hops[later].as_next())
+        return chain
 
     def _timeout(self, step: int) -> float:
         return self.config.step_timeout_s + self.config.step_timeout_per_token_s * self.chunks[step][1]

@@ -51,12 +51,7 @@ def test_relayed_server_is_found_penalized_and_generates_through_the_relay(
     ids = list(client_model.tokenizer.encode(PROMPT))[:PROMPT_TOKENS]
     assert len(ids) == PROMPT_TOKENS
     params = SamplingParams(max_new_tokens=NEW_TOKENS)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the inferers run 1 thread: same kernels, same bits
-    try:
-        reference = list(generate_tokens(client_model, InProcessRoute([Span(smollm2_dir, 0, 30)]), ids, params))
-    finally:
-        torch.set_num_threads(threads)
+    reference = _reference(client_model, smollm2_dir, ids, params)
 
     fixed = ["--throughput", "15"]  # equal announced speed: only the relay penalty differs
     with netns.Namespace("helio-relay", index=9) as ns, \
@@ -116,3 +111,48 @@ def _wait_for_record(client: SwarmClient, peer_id: str, timeout: float = 60.0): 
             return record
         assert time.monotonic() < deadline, f"no online record with addresses from {peer_id}: {record}"
         time.sleep(0.5)
+
+
+def test_a_relayed_server_that_cannot_push_on_gets_its_hand_off_carried_by_the_client(
+        smollm2_dir: Path, tmp_path: Path) -> None:
+    """The relayed server in the middle of the chain: the first server pushes to it through
+    the relay, but it cannot dial the last one (no relay address, no route out of its
+    namespace but the relay). Its push fails once, it says so (``push_failed``), the client
+    sends that step to the last server itself and keeps doing so without asking again; the
+    greedy tokens equal the engine's."""
+    client_model = ClientModel(smollm2_dir)
+    ids = list(client_model.tokenizer.encode(PROMPT))[:32]
+    params = SamplingParams(max_new_tokens=NEW_TOKENS)
+    reference = _reference(client_model, smollm2_dir, ids, params)
+    with netns.Namespace("helio-relay", index=9) as ns, \
+            LocalSwarm(smollm2_dir, tmp_path / "logs", refresh_s=5) as swarm:
+        swarm.start_bootstrap(also_listen=[ns.root_ip])
+        first = swarm.start_inferer((0, 10), name="first", wait=False)
+        middle = swarm.start_inferer((10, 20), name="middle", wait=False, netns=ns.name,
+                                     extra_args=["--auto-relay", "--host", "127.0.0.1"])
+        last = swarm.start_inferer((20, 30), name="last", wait=False)
+        swarm.wait_ready()
+        with SwarmClient(swarm.initial_peers) as client:
+            _wait_for_record(client, middle.peer_id)
+            hops = client.wait_for_coverage(MODEL, 30)
+            assert [h.peer_id for h in hops] == [first.peer_id, middle.peer_id, last.peer_id]
+            route = client.route(MODEL, 30, 576)
+            tokens = list(generate_tokens(client_model, route, ids, params))
+            assert route.no_push == {(middle.peer_id, last.peer_id)}
+            assert route.failovers == 0
+
+    assert tokens == reference
+    middle_log = (tmp_path / "logs" / "middle.log").read_text()
+    first_log = (tmp_path / "logs" / "first.log").read_text()
+    assert middle_log.count("push to") == 1, "asked to push again after it failed"
+    assert "push to" not in first_log  # the first server's pushes through the relay all worked
+
+
+def _reference(client_model: ClientModel, model_dir: Path, ids: list[int], params: SamplingParams) -> list[int]:
+    """Greedy tokens of the single-process engine, at the inferers' 1 torch thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # same kernels, same bits
+    try:
+        return list(generate_tokens(client_model, InProcessRoute([Span(model_dir, 0, 30)]), ids, params))
+    finally:
+        torch.set_num_threads(threads)
