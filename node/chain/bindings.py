@@ -294,6 +294,12 @@ class Payments(_PaysWithToken):
         receipt = self._tx("openChannel", self.c.functions.openChannel(payee, amount, expiry))
         return int(self.events(receipt, "ChannelOpened")[0]["channel"])
 
+    def top_up(self, channel: int, amount: int, expiry: int) -> TxReceipt:
+        """Approve (if needed) and add ``amount`` to ``channel``, extending it to ``expiry``."""
+        assert self.token is not None and self.account is not None
+        self.token.with_account(self.account).ensure_allowance(self.address, amount)
+        return self._tx("topUp", self.c.functions.topUp(channel, amount, expiry))
+
     def redeem(self, voucher: Voucher, signature: bytes) -> TxReceipt:
         return self._tx("redeem", self.c.functions.redeem(voucher.as_tuple(), signature))
 

@@ -55,9 +55,7 @@ def deposit(
     wei, expiry = to_wei(amount), int(time.time() + hours * 3600)
     payments = chain.payments
     if channel is not None:
-        # payments.token and chain.account are set (signing open_chain); with_account keeps the class
-        payments.token.with_account(chain.account).ensure_allowance(payments.address, wei)  # type: ignore[union-attr, arg-type]
-        payments._tx("topUp", payments.c.functions.topUp(channel, wei, expiry))
+        payments.top_up(channel, wei, expiry)
         console.print(f"channel {channel}: +{amount} HELIO, redeemable until {time.ctime(expiry)}")
         return
     to = payee or str(_gateway_info(gateway)["payee"])

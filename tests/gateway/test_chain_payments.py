@@ -128,6 +128,9 @@ def test_helio_wallet_and_chat_cli(running, chain: ChainLink, tmp_path, monkeypa
     channel = int(opened.output.strip().splitlines()[-1])
     shown = runner.invoke(app, ["wallet", "balance", "--channel", str(channel), *common])
     assert shown.exit_code == 0 and "5" in shown.output, shown.output
+    topped = runner.invoke(app, ["wallet", "deposit", "2", "--channel", str(channel), *common])
+    assert topped.exit_code == 0, topped.output
+    assert HelioChain(chain.w3, chain.deployment).payments.channel(channel)["deposit"] == 7 * 10**18
     signed = runner.invoke(app, ["wallet", "voucher", "0.001", "--channel", str(channel), "--gateway", url, *common])
     assert signed.exit_code == 0, signed.output
     header = signed.output.strip().splitlines()[-1]
