@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from node.cli.stake import Network, open_chain
 from node.cli.swarm_common import InitialPeers, initial_peers, quiet_hivemind
 from node.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from node.swarm.records import ServerRecord
 
 console = Console()
 
@@ -18,13 +23,19 @@ def status(
     model: str = typer.Option("smollm2-135m-instruct", "--model", "-m", help="model id"),
     num_blocks: int = typer.Option(None, "--num-blocks", help="the model's block count (default: from the cached manifest, else the highest announced)"),
     peers: list[str] = InitialPeers,
+    rpc_url: str = typer.Option(None, "--rpc-url", help="check the energy reports against this chain's "
+                                "EnergyAttestations domain and registered keys (default: HELIO_RPC_URL; "
+                                "without one, reports must be signed by the inferer's own address)"),
+    network: str = Network,
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
-    """List live servers, the blocks each covers, gaps in coverage, throughput and state."""
+    """List live servers, the blocks each covers, gaps in coverage, throughput, state and
+    verified energy (headroom, battery, sessions/capacity)."""
     quiet_hivemind()
     from hivemind.utils import get_dht_time
 
-    from node.client.swarm_route import SwarmClient
+    from node.client.swarm_route import swarm_client
+    from node.core.settings import Settings
     from node.swarm.dht import coverage
     from node.swarm.errors import block_ranges
 
@@ -32,31 +43,56 @@ def status(
     if not found:
         raise ConfigError("give --initial-peers (the bootstrap's multiaddr) or set HELIO_INITIAL_PEERS")
     total = num_blocks or _cached_num_blocks(model)
-    with SwarmClient(found) as client:
+    chain = open_chain(network, rpc_url, None, signing=False) if rpc_url or Settings().rpc_url else None
+    with swarm_client(found, chain=chain) as client:
         records = client.records(model, total or 4096)
+        claims = {c.inferer.lower(): c for c in client.energy.observe(records.values())}
+        rejected = dict(client.energy.rejected)
     if not total:
         total = max((r.end for r in records.values()), default=0)
     now = get_dht_time()
     rows = sorted(records.values(), key=lambda r: (r.start, r.end, r.peer_id))
     covered = coverage(records, total) if total else []
     gaps = [b for b, who in enumerate(covered) if not who]
+    def energy_of(r: ServerRecord) -> dict[str, Any] | None:
+        """The record's energy report: verified (the claim), or why it was not trusted."""
+        if r.energy is None:
+            return None
+        claim = claims.get(r.address.lower())
+        if claim is None:
+            return {"verified": False, "why": rejected.get(r.peer_id, "not verified")}
+        return {"verified": True, **claim.as_dict()}
+
     if as_json:
         print(json.dumps({
             "model": model, "num_blocks": total, "gaps": gaps,
-            "servers": [{**r.model_dump(mode="json"), "age_s": round(now - r.timestamp, 1)} for r in rows],
+            "servers": [{**r.model_dump(mode="json"), "age_s": round(now - r.timestamp, 1),
+                         "energy": energy_of(r)} for r in rows],
         }))
         return
     table = Table(title=f"{model}: {len(rows)} servers, {total} blocks")
-    for column in ("peer", "state", "blocks", "tokens/s", "sessions", "cache left", "address", "age", "version"):
+    for column in ("peer", "state", "blocks", "tokens/s", "sessions", "cache left", "energy", "address",
+                   "age", "version"):
         table.add_column(column)
     for r in rows:
         table.add_row(r.peer_id[-10:], r.state.value, f"{r.start}:{r.end}", f"{r.throughput:.1f}",
-                      str(r.sessions), str(r.cache_tokens_left), r.address[:10] + "…",
-                      f"{now - r.timestamp:.0f}s", r.software_version + (" relayed" if r.relayed else ""))
+                      str(r.sessions), str(r.cache_tokens_left), _energy_cell(energy_of(r)),
+                      r.address[:10] + "…", f"{now - r.timestamp:.0f}s",
+                      r.software_version + (" relayed" if r.relayed else ""))
     console.print(table)
     if total:
         console.print("coverage: " + " ".join(str(len(who)) for who in covered))
         console.print(f"[bold red]gaps: blocks {block_ranges(gaps)}[/]" if gaps else "[green]no gaps: every block is served[/]")
+
+
+def _energy_cell(energy: dict[str, Any] | None) -> str:
+    if energy is None:
+        return "-"
+    if not energy["verified"]:
+        return f"[yellow]unverified[/]: {energy['why'][:60]}"
+    battery = "" if energy["battery_soc"] is None else f", battery {energy['battery_soc']:.0%}"
+    return (f"{energy['state']}, {energy['headroom_w']:.0f} W{battery}, "
+            f"{energy['sessions']}/{energy['capacity']} sessions")
 
 
 def _cached_num_blocks(model: str) -> int | None:

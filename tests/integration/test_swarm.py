@@ -177,6 +177,7 @@ def test_helio_status_lists_the_live_servers(swarm: LocalSwarm) -> None:
     assert alive <= online
     assert status["gaps"] == []
     assert {(s["start"], s["end"]) for s in status["servers"]} <= set(SPANS)
+    assert all(s["energy"] is None for s in status["servers"])  # no --energy: no report
 
 
 def test_no_swarm_process_outlives_the_swarm(swarm: LocalSwarm) -> None:
