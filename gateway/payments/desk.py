@@ -127,7 +127,14 @@ class PaymentDesk:
         worst = self.cost(worst_tokens)
         digest = v.digest(self.domain)
         with self._lock:
-            account = self.accounts.setdefault(v.channel, ChannelAccount(v.channel))
+            account = self.accounts.get(v.channel)
+            if account is None:
+                # First sight of this channel here (a new one, or this gateway restarted and
+                # lost its memory): what the chain already paid out is spent, so a voucher
+                # at or below it buys nothing.
+                done = channel.redeemed
+                account = self.accounts[v.channel] = ChannelAccount(
+                    v.channel, accepted=done, charged=done, redeemed=done)
             if digest in account.seen:
                 raise payment_error("voucher_replayed", "this voucher was already used; sign a new one")
             if v.cumulative_amount <= account.accepted:

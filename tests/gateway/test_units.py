@@ -103,6 +103,17 @@ def _code(fn) -> str:
     return str(err.value.code)
 
 
+def test_a_fresh_desk_counts_what_the_chain_already_redeemed() -> None:
+    """A gateway that restarted has no memory of a channel; its old vouchers were paid out
+    on-chain up to ``redeemed`` and must not buy anything again."""
+    desk, channels, wallet = _desk()
+    channels.redeemed(wallet.channel, 5000)  # paid out before the restart
+    assert _code(lambda: _admit(desk, channels, wallet.sign(4000))) == "voucher_not_increasing"
+    assert _code(lambda: _admit(desk, channels, wallet.sign(5050), tokens=10)) == "voucher_too_small"
+    ticket = _admit(desk, channels, wallet.sign(5100), tokens=10)  # 100 wei beyond it: room for 10 tokens
+    assert ticket.settle(100) == 5100
+
+
 def test_desk_reserves_worst_case_and_charges_actual() -> None:
     desk, channels, wallet = _desk()
     ticket = _admit(desk, channels, wallet.sign(200), tokens=20)  # worst 200 wei
