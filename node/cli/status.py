@@ -54,6 +54,7 @@ def status(
     rows = sorted(records.values(), key=lambda r: (r.start, r.end, r.peer_id))
     covered = coverage(records, total) if total else []
     gaps = [b for b, who in enumerate(covered) if not who]
+
     def energy_of(r: ServerRecord) -> dict[str, Any] | None:
         """The record's energy report: verified (the claim), or why it was not trusted."""
         if r.energy is None:
