@@ -33,6 +33,11 @@ Announce = typer.Option(
     [], "--announce",
     help="multiaddr others should dial (e.g. a relay or a proxy in front of this peer)",
 )
+EnergyOpts = typer.Option(
+    [], "--energy-opt",
+    help="an adapter option key=value, repeat: host=192.168.1.20, port=502, unit_id=1, house_w=300 "
+         "(the house's load where no meter reports it) …; docs/energy.md lists each adapter's",
+)
 RelayOpt = typer.Option(
     [], "--relay",
     help="with --auto-relay: a relay multiaddr …/p2p/<id> to use instead of the initial peers; repeat",
@@ -65,11 +70,15 @@ def serve(
     throughput: float = typer.Option(None, "--throughput", help="announce this tokens/s instead of measuring"),
     manifest_cid: str = typer.Option(None, "--manifest-cid", help="fetch only this span's files over IPFS (needs --blocks a:b)"),
     ipfs_peers: list[str] = IpfsPeers,
-    energy: str = typer.Option("none", "--energy", help="energy gate: none (always serve), fixed (--energy-watts) or trace (real irradiance replayed from local noon)"),
+    energy: str = typer.Option("none", "--energy", help="energy gate: none (always serve); sunspec (an inverter over SunSpec Modbus TCP) or fronius (a Fronius datalogger's Solar API), with --energy-opt; fixed (--energy-watts); trace (real irradiance replayed from local noon)"),
+    energy_opts: list[str] = EnergyOpts,
     energy_watts: float = typer.Option(1000.0, "--energy-watts", help="--energy fixed: available power in W"),
     trace_site: str = typer.Option("greensboro", "--trace-site", help="--energy trace: TMY site"),
     tz_offset: float = typer.Option(None, "--tz-offset", help="local UTC offset in hours, announced with the energy reports (--energy trace: default the site's)"),
     clock_speed: float = typer.Option(1.0, "--clock-speed", help="--energy trace: clock speed (120: an hour in 30 s)"),
+    energy_window: float = typer.Option(45.0, "--energy-window", help="seconds of headroom averaged before loading or draining (30-60 recommended; at least 3 polls of 5 s)"),
+    machine_watts: float = typer.Option(300.0, "--machine-watts", help="this machine's draw while serving at full load, W (sets how many sessions the headroom carries)"),
+    idle_watts: float = typer.Option(120.0, "--idle-watts", help="its draw with the model loaded and no session, W"),
     energy_enforce: bool = typer.Option(True, "--energy-enforce/--no-energy-enforce", help="let the energy decide when to serve (off: report only, never wait)"),
     trace_date: str = typer.Option(None, "--trace-date", help="--energy trace: start at local noon of this day (MM-DD, YYYY-MM-DD, march-equinox, june-solstice, december-solstice; default today)"),
     attest_interval: float = typer.Option(3600.0, "--attest-interval", envvar="HELIO_ATTEST_INTERVAL", help="with --rpc-url: post energy reports on-chain at every state change and at most once per this many seconds (of the energy clock)"),
@@ -110,8 +119,9 @@ def serve(
         chain=ChainConfig(rpc_url=rpc_url, network=network, region=region or "local",
                           deployments_dir=_deployments_dir()) if rpc_url else None,
         throughput_override=throughput,
-        energy=_energy(energy, energy_watts, trace_site, tz_offset, clock_speed, energy_enforce,
-                       trace_date, attest_interval),
+        energy=_energy(energy, energy_opts, energy_watts, trace_site, tz_offset, clock_speed,
+                       energy_enforce, trace_date, attest_interval,
+                       {"window_s": energy_window, "power_w": machine_watts, "idle_w": idle_watts}),
     )
     log.info("inferer %s, model %s, blocks %s", Account.from_key(key).address, config.model_dir, blocks)
     try:
@@ -141,17 +151,21 @@ def _fetch_span(manifest_cid: str, blocks: tuple[int, int] | None, peers: list[s
     return store, model_dir
 
 
-def _energy(mode: str, watts: float, site: str, tz: float | None, speed: float,
-            enforce: bool, trace_date: str | None = None, attest_interval: float = 3600.0) -> EnergyOptions | None:
+def _energy(mode: str, opts: list[str], watts: float, site: str, tz: float | None, speed: float,
+            enforce: bool, trace_date: str | None, attest_interval: float,
+            controller: dict[str, float]) -> EnergyOptions | None:
+    from node.energy.adapters import parse_options
     from node.inferer.energy import ENERGY_MODES, EnergyOptions
 
     if mode not in ENERGY_MODES:
         raise ConfigError(f"--energy {mode!r}: use one of {', '.join(ENERGY_MODES)}")
     if mode == "none":
+        if opts:
+            raise ConfigError("--energy-opt needs --energy ADAPTER")
         return None
-    return EnergyOptions(mode, watts=watts, trace_site=site, tz_offset=tz,  # type: ignore[arg-type]
-                         clock_speed=speed, enforce=enforce, trace_date=trace_date,
-                         attest_interval_s=attest_interval)
+    return EnergyOptions(mode, adapter_options=parse_options(opts), watts=watts, trace_site=site,
+                         tz_offset=tz, clock_speed=speed, enforce=enforce, trace_date=trace_date,
+                         attest_interval_s=attest_interval, **controller)
 
 
 def _deployments_dir() -> Path | None:
