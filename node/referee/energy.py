@@ -20,8 +20,9 @@ Score (higher is better; every term is in 0..1 before its weight):
 ``w_headroom · min(headroom, 2·ref_power)/(2·ref_power) + w_battery · soc
 + w_sun · sun_left(local time) - w_load · sessions/slots - w_drain · drain_risk``.
 ``sun_left`` is the share of a 06:00-18:00 local day still ahead (from the inferer's
-declared UTC offset, on its energy clock: ``energy_time``): of two inferers with equal headroom, the one with more sun ahead
-carries the load, so regions in daylight serve and the evening ones keep their battery.
+declared UTC offset, on its energy clock: ``energy_time``): of two inferers with equal
+headroom, the one with more sun ahead carries the load, so regions in daylight serve and
+the evening ones keep their battery.
 ``drain_risk`` is a forecast: the least-squares trend of the inferer's recent headroom
 claims, extrapolated ``horizon_s`` ahead, reaches zero while its battery is below
 ``low_soc`` (or it has none).

@@ -158,17 +158,16 @@ async def _start_peer(config: PeerConfig) -> Peer:
             raise ConfigError("--auto-relay needs a relay: pass --initial-peers (bootstrap peers relay)")
     # p2pd exits when it reaches none of its initial peers; seen once (CI, 2 loaded cores)
     # for a daemon in a test namespace whose bootstrap answered a moment later: try again.
-    initial = config.initial_peers
     for attempt in range(1, BOOTSTRAP_ATTEMPTS + 1):
         try:
-            p2p = await _create_p2p(config, hosts, relays, initial)
+            p2p = await _create_p2p(config, hosts, relays)
             break
         except P2PDaemonError as exc:
             if "bootstrap peers" not in str(exc):
                 raise
             if attempt == BOOTSTRAP_ATTEMPTS:
                 raise SwarmError(
-                    f"could not reach any initial peer ({', '.join(initial)}) in {attempt} tries; "
+                    f"could not reach any initial peer ({', '.join(config.initial_peers)}) in {attempt} tries; "
                     "check --initial-peers (what `helio bootstrap` printed) and that it runs"
                 ) from None
             log.warning("could not reach the initial peers (try %d of %d); again in %d s",
@@ -177,7 +176,7 @@ async def _start_peer(config: PeerConfig) -> Peer:
     try:
         node = await DHTNode.create(
             p2p=p2p,
-            initial_peers=initial or None,
+            initial_peers=config.initial_peers or None,
             # Nobody can dial a relayed peer for DHT requests; it stores and reads as a client.
             client_mode=config.client_mode or config.use_auto_relay,
             wait_timeout=DHT_WAIT_TIMEOUT_S,
@@ -193,9 +192,9 @@ async def _start_peer(config: PeerConfig) -> Peer:
     return Peer(p2p, node, SwarmDHT(node), relays)
 
 
-async def _create_p2p(config: PeerConfig, hosts: list[str], relays: list[str], initial: list[str]) -> P2P:
+async def _create_p2p(config: PeerConfig, hosts: list[str], relays: list[str]) -> P2P:
     return await relay_p2p_class(bool(relays)).create(
-        initial_peers=initial or None,
+        initial_peers=config.initial_peers or None,
         host_maddrs=[f"/{'ip6' if ':' in h else 'ip4'}/{h}/tcp/{config.port}" for h in hosts],
         announce_maddrs=config.announce or None,
         auto_nat=False,

@@ -6,11 +6,8 @@ or a peer lies about its blocks."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +15,10 @@ from typing import Any
 
 import pytest
 import torch
+from swarmkit import helio_status
 
 from node.client import ClientModel, SamplingParams, generate_tokens
 from node.client.swarm_route import ClientConfig, SwarmClient
-from node.core.paths import PROJECT_ROOT
 from node.engine import InProcessRoute, Span
 from node.swarm.local import LocalSwarm, SwarmProcess
 
@@ -164,14 +161,7 @@ def test_peer_claiming_blocks_it_does_not_serve_is_banned(swarm: LocalSwarm, smo
 
 
 def test_helio_status_lists_the_live_servers(swarm: LocalSwarm) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "node.cli.main", "status", "--model", MODEL, "--num-blocks", "30",
-         "--json", *[arg for m in swarm.initial_peers for arg in ("--initial-peers", m)]],
-        capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    status = json.loads(proc.stdout.strip().splitlines()[-1])
+    status = helio_status(swarm.initial_peers)
     alive = {p.peer_id for p in swarm.inferers if p.alive}
     online = {s["peer_id"] for s in status["servers"] if s["state"] == "online"}
     assert alive <= online

@@ -4,14 +4,10 @@ with more headroom; an energy-enforced trace inferer started at local noon goes 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from swarmkit import helio_status
 
 from node.client.swarm_route import SwarmClient
 from node.energy.state import InfererState
@@ -43,8 +39,9 @@ def test_route_prefers_the_inferer_with_more_headroom(smollm2_dir: Path, tmp_pat
             assert by_peer[trace.peer_id].capacity > 0
             hops = client.wait_for_coverage(MODEL, 30)
             # The score also counts battery and sun left (the trace home's accelerated day
-            # starts at local noon; the fixed ones have no zone), so the trace home may outrank the fixed 1500 W one, or tie with it (both
-            # cap the headroom term; then the measured RTTs decide): the route must go to
+            # starts at local noon; the fixed ones have no zone), so the trace home may
+            # outrank the fixed 1500 W one, or tie with it (both cap the headroom term;
+            # then the measured RTTs decide): the route must go to
             # one the energy score ranks first (within 5 ms of penalty), never to the 280 W
             # one, and 1380 W must beat 280 W by the energy score alone.
             penalties = {p: client.energy.penalty(records[p]) for p in (low.peer_id, high.peer_id, trace.peer_id)}
@@ -52,25 +49,11 @@ def test_route_prefers_the_inferer_with_more_headroom(smollm2_dir: Path, tmp_pat
             assert penalties[hops[0].peer_id] <= min(penalties.values()) + 5.0, penalties
             assert penalties[low.peer_id] - penalties[high.peer_id] >= 20.0, penalties
         # `helio status` shows the same verified energy to an operator.
-        status = _status(swarm.initial_peers)
+        status = helio_status(swarm.initial_peers)
     energy = {s["peer_id"]: s["energy"] for s in status["servers"]}
     assert energy[high.peer_id]["verified"] and energy[high.peer_id]["headroom_w"] == 1380
     assert energy[low.peer_id]["headroom_w"] == 280 and energy[low.peer_id]["state"] == "online"
     assert energy[trace.peer_id]["battery_soc"] is not None
-
-
-def _status(initial_peers: list[str], *args: str, **env_extra: str) -> dict[str, Any]:
-    """`helio status --json` (without --rpc-url: no chain, reports must be signed by the
-    inferers' own addresses under the zero-address domain)."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **env_extra}
-    env.pop("HELIO_RPC_URL", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "node.cli.main", "status", "--model", MODEL, "--num-blocks", "30", "--json",
-         *[arg for m in initial_peers for arg in ("--initial-peers", m)], *args],
-        capture_output=True, text=True, timeout=120, env=env,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
 @pytest.mark.chain
@@ -110,11 +93,11 @@ def test_inferer_posts_attestations_and_clients_check_the_registered_key(smollm2
                 assert [(c.inferer, c.state) for c in claims] == [(me, InfererState.ONLINE)]
                 # An operator's `helio status`: with the chain its report verifies against
                 # the registered key; without one it is shown as unverified (other domain).
-                on_chain = _status(swarm.initial_peers, "--rpc-url", anvil.rpc_url, "--network", "local",
+                on_chain = helio_status(swarm.initial_peers, "--rpc-url", anvil.rpc_url, "--network", "local",
                                    HELIO_DEPLOYMENTS_DIR=str(deployments))
                 (energy,) = [s["energy"] for s in on_chain["servers"]]
                 assert energy["verified"] and energy["inferer"] == me, energy
-                (energy,) = [s["energy"] for s in _status(swarm.initial_peers)["servers"]]
+                (energy,) = [s["energy"] for s in helio_status(swarm.initial_peers)["servers"]]
                 assert not energy["verified"] and "signed by" in energy["why"], energy
                 time.sleep(max(0.0, 15 - (time.monotonic() - started)))  # 15 s at 600x: 2.5 simulated hours
             events = chain.energy.c.events.EnergyReported().get_logs(from_block=0)
