@@ -72,9 +72,10 @@ $(CHROMIUM):
 test: setup ## run the whole test suite (PYTEST_ARGS to narrow it)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: setup ## ruff on everything, mypy (strict) on node/ and gateway/
+lint: setup ## ruff on everything, mypy (strict) on node/ and gateway/, the import layers (lint-imports)
 	$(PY) -m ruff check node gateway scripts tests
 	$(PY) -m mypy node gateway
+	.venv/bin/lint-imports --no-cache
 
 bench: setup ## run the benchmarks and print their JSON
 	.venv/bin/helio bench convert --json

@@ -82,7 +82,7 @@ async def admit(gateway: Gateway, request: Request, model_id: str, worst_tokens:
             except ConfigError as exc:
                 raise APIError(403, str(exc), type="permission_error", code="bad_contributor_proof",
                                param=CONTRIBUTOR_HEADER) from None
-            if not await asyncio.to_thread(gateway.stakes.is_staked, address):
+            if not await asyncio.to_thread(gateway.stakes.is_active, address):
                 raise APIError(403, f"{address} has no active stake; contributor limits are for "
                                "staked inferers", type="permission_error", code="not_a_contributor",
                                param=CONTRIBUTOR_HEADER)

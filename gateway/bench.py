@@ -105,7 +105,7 @@ def _rps(url: str, path: str, body: dict[str, Any] | None, clients: int, total: 
 def run_bench(requests: int = 16) -> dict[str, Any]:
     from gateway.app import create_app
     from gateway.ratelimit import FreeTier
-    from gateway.routes import load_served_model
+    from gateway.served_model import load_served_model
     from gateway.server import GatewayServer
     from gateway.settings import GatewaySettings
     from gateway.state import build_gateway

@@ -38,8 +38,8 @@ def serve(
     import uvicorn
 
     from gateway.app import create_app
-    from gateway.chain import ChainLink
-    from gateway.routes import load_served_model
+    from gateway.chain_link import ChainLink
+    from gateway.served_model import load_served_model
     from gateway.settings import GatewaySettings
     from gateway.state import build_gateway
     from node.core.settings import Settings
@@ -54,8 +54,8 @@ def serve(
     swarm = None
     try:
         if found:
-            from gateway.swarm import SwarmDhtView, swarm_served_model
-            from node.client.swarm_route import swarm_client
+            from gateway.swarm_view import SwarmDhtView, swarm_served_model
+            from node.client.swarm_client import swarm_client
             from node.models.convert import convert_model
 
             # With a chain: staked inferers only, commitments and energy reports checked

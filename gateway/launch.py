@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 
 from gateway.app import create_app
-from gateway.chain import ChainLink
-from gateway.routes import ServedModel, in_process_routes
+from gateway.chain_link import ChainLink
+from gateway.served_model import ServedModel, in_process_routes
 from gateway.server import GatewayServer
 from gateway.settings import GatewaySettings
 from gateway.state import Gateway, build_gateway

@@ -10,23 +10,24 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from gateway.accounting import ContributionLedger
-from gateway.chain import ChainLink, ModelCatalog, StakeOracle
-from gateway.engine import Engine
+from gateway.chain_link import CACHE_S, ChainLink, ModelCatalog
+from gateway.generator import Generator
 from gateway.metrics import Metrics
 from gateway.payments.chain import ChainChannels, ChainRedeemer
 from gateway.payments.channels import ChannelSource, MemoryChannels
 from gateway.payments.desk import PaymentDesk
 from gateway.payments.redeem import MemoryRedeemer, Redeemer, RedeemLoop
 from gateway.ratelimit import FreeTier
-from gateway.routes import ServedModel
+from gateway.served_model import ServedModel
 from gateway.settings import GatewaySettings
 from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS
-from node.chain.eip712 import PAYMENTS_DOMAIN_NAME, Domain
 from node.core.errors import ConfigError
+from node.crypto.eip712 import PAYMENTS_DOMAIN_NAME, Domain
+from node.referee.accounting import ContributionLedger
+from node.referee.stake import ActiveStakes, StakeCache, StaticStakes
 
 if TYPE_CHECKING:
-    from gateway.energy import EnergyGate
+    from gateway.energy_gate import EnergyGate
 
 log = logging.getLogger(__name__)
 
@@ -39,36 +40,22 @@ OFFCHAIN_PAYMENTS = to_checksum_address(keccak(text="heliomesh off-chain payment
 class Gateway:
     settings: GatewaySettings
     models: dict[str, ServedModel]
-    engine: Engine
+    generator: Generator
     free_tier: FreeTier
     desk: PaymentDesk
     redeem_loop: RedeemLoop
-    stakes: StakeOracle
+    stakes: ActiveStakes
     catalog: ModelCatalog
     accounting: ContributionLedger
     chain: ChainLink | None = None
     memory_channels: MemoryChannels | None = None  # set in off-chain mode
     metrics: Metrics = field(default_factory=Metrics)
-    swarm_view: Any = None  # a dashboard.SwarmView; None = the in-process spans
-    # Energy admission per swarm-served model (gateway/energy.py); empty: none.
+    swarm_view: Any = None  # a dashboard.serving.SwarmView; None = the in-process spans
+    # Energy admission per swarm-served model (gateway/energy_gate.py); empty: none.
     energy_gates: dict[str, EnergyGate] = field(default_factory=dict)
 
     def served_ids(self) -> list[str]:
         return [m for m in self.models if self.catalog.is_adopted(m)]
-
-    def payments_info(self) -> dict[str, object]:
-        """``GET /v1/payments``: what a client needs to sign vouchers for this gateway."""
-        return {
-            "payee": self.desk.payee,
-            "chain_id": self.desk.domain.chain_id,
-            "payments_contract": self.desk.domain.verifying_contract,
-            "on_chain": self.memory_channels is None,
-            "price_per_token_wei": self.desk.price_per_token_wei,
-            "default_max_tokens": self.settings.default_max_tokens,
-            "voucher_min_validity_s": self.desk.min_validity_s,
-            "models": self.served_ids(),
-            "header": "X-Helio-Voucher",
-        }
 
 
 def build_gateway(
@@ -103,7 +90,7 @@ def build_gateway(
                        settings.voucher_min_validity_s)
     gates = {}
     if settings.energy_admission:
-        from gateway.energy import EnergyGate
+        from gateway.energy_gate import EnergyGate
 
         gates = {m.model_id: EnergyGate(m.swarm, m.model_id, m.num_blocks, settings.energy_queue_s,
                                         settings.energy_users_per_inferer)
@@ -111,13 +98,13 @@ def build_gateway(
     return Gateway(
         settings=settings,
         models=models,
-        engine=Engine(settings.max_concurrent_generations, settings.queue_timeout_s),
+        generator=Generator(settings.max_concurrent_generations, settings.queue_timeout_s),
         free_tier=FreeTier(settings.free_requests_per_minute, settings.free_tokens_per_minute,
                            settings.contributor_multiplier),
         desk=desk,
         redeem_loop=RedeemLoop(desk, redeemer, settings.redeem_interval_s),
-        stakes=StakeOracle(helio.staking if helio and chain and chain.has("StakingRegistry") else None,
-                           stakers or set()),
+        stakes=(StakeCache(helio.staking, ttl_s=CACHE_S) if helio and chain and chain.has("StakingRegistry")
+                else StaticStakes(stakers or ())),
         catalog=ModelCatalog(helio.models if helio and chain and chain.has("ModelRegistry") else None),
         accounting=ContributionLedger(settings.contribution_epoch_s),
         chain=chain,

@@ -77,7 +77,7 @@ def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
             log.info("deployed %s at %s", name, contract.address)
         # The gateway (OpenAI API, web chat, dashboard) on loopback; the question goes
         # through its HTTP API with the official openai SDK.
-        from gateway.chain import ChainLink
+        from gateway.chain_link import ChainLink
         from gateway.launch import ask, serve_in_thread
 
         served = start_swarm(stack, converted.model_dir, anvil.rpc_url, w3,
@@ -145,11 +145,11 @@ def start_swarm(stack: contextlib.ExitStack, model_dir: Path, rpc_url: str, w3: 
                 inferer_args: list[str]) -> Any:
     """Bootstrap + one inferer process per span (dev keys 1..3, staked on start); returns
     the gateway's ``ServedModel`` whose routes go through the swarm. ``stack`` stops it all."""
-    from gateway.routes import ServedModel, SpanInfo
+    from gateway.served_model import ServedModel, SpanInfo
     from node.chain.bindings import HelioChain
     from node.client import ClientModel
-    from node.client.swarm_route import swarm_client
-    from node.swarm.local import LocalSwarm
+    from node.client.swarm_client import swarm_client
+    from node.harness.swarm import LocalSwarm
 
     model = ClientModel(model_dir)
     n = model.manifest.num_blocks

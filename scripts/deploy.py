@@ -21,7 +21,8 @@ from pydantic import SecretStr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from node.chain.connect import connect  # noqa: E402
-from node.chain.deploy import Deployment, deploy_all  # noqa: E402
+from node.chain.deploy import deploy_all  # noqa: E402
+from node.chain.deployment import Deployment  # noqa: E402
 from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS  # noqa: E402
 from node.chain.params import ChainParams, DemoModel  # noqa: E402
 from node.core.errors import ConfigError, HeliomeshError  # noqa: E402

@@ -16,11 +16,11 @@ from fastapi import Request
 from pydantic import BaseModel
 
 from gateway.admission import Ticket, admit, precheck
-from gateway.energy import Admission
-from gateway.engine import Delta, GenerationRequest
+from gateway.energy_gate import Admission
 from gateway.errors import APIError, at_capacity, model_not_found
+from gateway.generator import Delta, GenerationRequest
 from gateway.openai.common import SamplingRequest, Usage
-from gateway.routes import ServedModel
+from gateway.served_model import ServedModel
 from gateway.state import Gateway
 from node.core.errors import HeliomeshError
 from node.referee.energy import AtCapacityError
@@ -42,7 +42,7 @@ class Prepared:
         return len(self.generation.prompt_ids)
 
     def done(self) -> None:
-        """The request is over: free its energy slots unless the engine took them over
+        """The request is over: free its energy slots unless the generator took them over
         (it frees them once the generation's route is closed)."""
         if self.energy is not None and not self.energy.handed_over:
             self.energy.release()
@@ -128,7 +128,7 @@ async def run_to_end(gateway: Gateway, request: Request, prepared: Prepared) -> 
 
     async def collect() -> tuple[str, str, int]:
         parts, reason, count = [], "stop", 0
-        async for delta in gateway.engine.generate(prepared.model, prepared.generation):
+        async for delta in gateway.generator.generate(prepared.model, prepared.generation):
             parts.append(delta.text)
             count = delta.completion_tokens
             reason = delta.finish_reason or reason
@@ -180,7 +180,7 @@ async def stream_events(
     try:
         for line in first:
             yield line
-        async for delta in gateway.engine.generate(prepared.model, prepared.generation):
+        async for delta in gateway.generator.generate(prepared.model, prepared.generation):
             count = delta.completion_tokens
             usage = delta.route_usage or usage
             if delta.text or delta.finish_reason:

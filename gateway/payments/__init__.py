@@ -5,4 +5,6 @@
 - ``channels``  ``ChannelInfo``, ``ChannelSource``, ``MemoryChannels`` (no contract)
 - ``chain``     ``ChainChannels`` / ``ChainRedeemer``: the deployed Payments contract
 - ``redeem``    ``RedeemLoop``: batch redemption every ``redeem_interval_s``
+
+The endpoint that tells clients how to pay is ``gateway.payment_terms``.
 """

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from gateway.errors import APIError, payment_error
 from gateway.payments.channels import ChannelInfo, ChannelSource
-from node.chain.eip712 import Domain, model_key
 from node.client.vouchers import SignedVoucher, VoucherFormatError
+from node.crypto.eip712 import Domain, model_key
 
 
 @dataclass

@@ -6,6 +6,7 @@ that return a dict of numbers, and ``node/cli/bench.py`` turns them into command
 - ``ipfs``     publish time, span fetch MB/s over loopback, cold start from a manifest CID
 - ``chain``    gas per contract call on a fresh anvil with the whole contract suite
 - ``engine``   spans vs. plain transformers, batching, int8/int4 weights, wire codecs
+- ``scoring``  perplexity and top-1 agreement of a route on real English text
 - ``evaluate`` a proposed model on this machine (``helio model evaluate``): tokens/s,
   next-token accuracy, mJ/token, posted to ModelRegistry
 

@@ -146,7 +146,7 @@ def _staking(b: _Bench, p: Any) -> None:
 
 
 def _energy(b: _Bench) -> None:
-    from node.chain.eip712 import Domain, EnergyReport
+    from node.crypto.eip712 import Domain, EnergyReport
 
     energy = b.c["EnergyAttestations"]
     domain = Domain.of(energy)
@@ -174,7 +174,7 @@ def _energy(b: _Bench) -> None:
 
 
 def _governance(b: _Bench, p: Any) -> None:
-    from node.chain.eip712 import model_key
+    from node.crypto.eip712 import model_key
 
     models, governor = b.c["ModelRegistry"], b.c["HelioGovernor"]
     creator = b.actor()
@@ -215,7 +215,7 @@ def _governance(b: _Bench, p: Any) -> None:
 
 
 def _verification(b: _Bench, p: Any) -> None:
-    from node.chain.eip712 import Domain, OutputCommitment
+    from node.crypto.eip712 import Domain, OutputCommitment
 
     ver, staking, token = b.c["Verification"], b.c["StakingRegistry"], b.c["HelioToken"]
     deployer = b.deployer
@@ -269,8 +269,8 @@ def _as_timelock(b: _Bench, call: Any) -> None:
 
 
 def _payments(b: _Bench) -> None:
-    from node.chain.eip712 import Domain, Voucher, model_key
     from node.chain.merkle import RewardTree
+    from node.crypto.eip712 import Domain, Voucher, model_key
 
     pay, token = b.c["Payments"], b.c["HelioToken"]
     domain = Domain.of(pay)

@@ -28,8 +28,8 @@ from typing import Any, cast
 import torch
 
 from node.bench.machine import machine_info
+from node.bench.scoring import TEXT_SOURCE, english_text, score, top1_agreement
 from node.client import ClientModel, SamplingParams, generate_tokens
-from node.client.evaluate import TEXT_SOURCE, english_text, score, top1_agreement
 from node.engine import EngineError, InProcessRoute, Span, SpanHost, StepRequest
 
 PROMPT = (

@@ -3,7 +3,7 @@ model on its own machine before token holders vote on adopting it.
 
 - ``tokens_per_s``: greedy decode of ``decode_tokens`` after a short chat prompt, the
   whole model in process (the client head included, as a user would see it);
-- ``accuracy``: next-token accuracy on real English text (``node/client/evaluate.py``:
+- ``accuracy``: next-token accuracy on real English text (``node/bench/scoring.py``:
   CPython's reference pages, teacher-forced): the share of positions where the model's
   most likely next token is the actual one; ``perplexity`` on the same tokens;
 - ``mj_per_token``: the machine's power draw while serving (``watts``, the operator's
@@ -23,8 +23,8 @@ import torch
 
 from node.bench.decode import greedy_decode_rate
 from node.bench.machine import machine_info
+from node.bench.scoring import TEXT_SOURCE, english_text, score
 from node.client import ClientModel
-from node.client.evaluate import TEXT_SOURCE, english_text, score
 from node.core.errors import ConfigError
 from node.engine import InProcessRoute, Span
 

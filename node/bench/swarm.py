@@ -34,11 +34,13 @@ import torch
 from node.bench.decode import greedy_decode_rate
 from node.bench.machine import machine_info
 from node.client import ClientModel
-from node.client.swarm_route import ClientConfig, SwarmClient, SwarmRoute
+from node.client.swarm_client import SwarmClient
+from node.client.swarm_config import ClientConfig
+from node.client.swarm_route import SwarmRoute
 from node.engine import InProcessRoute, Route, Span
+from node.harness.swarm import LocalSwarm
 from node.swarm import netns
 from node.swarm.delay import DelayRelay, free_port
-from node.swarm.local import LocalSwarm
 from node.swarm.peer import LoopThread
 
 PROMPT = [{"role": "user", "content": "Write a short poem about the sun and the sea."}]

@@ -9,12 +9,10 @@ web3.py talks to chains at run time; ape is only the compiler (``make compile``)
                  ``ensure_compiled`` runs ``ape compile`` when the build is missing/stale
 - ``connect``    ``connect`` (a ``Web3`` that answered, on the expected chain id),
                  ``local_account``, ``transact`` (sign locally, send, wait)
-- ``deploy``     ``deploy_all`` deploys ``CONTRACTS`` in order (idempotent per network);
-                 ``Deployment`` is ``deployments/<network>.json`` (addresses, chain id, first block)
+- ``deployment`` ``Deployment``: ``deployments/<network>.json`` (addresses, chain id, first block)
+- ``deploy``     ``deploy_all`` deploys ``CONTRACTS`` in order (idempotent per network), then ``wire``s them
 - ``params``     ``ChainParams`` (constructor arguments, local funding, referees), ``DemoModel``
 - ``wiring``     roles between the contracts, the local demo model, admin handed to the Timelock
-- ``eip712``     the EIP-712 structs mirrored from Solidity (``EnergyReport``, ``Voucher``,
-                 ``OutputCommitment``, ``FraudClaim``), ``Domain``, ``model_key``
 - ``base``       ``ContractClient`` (decoded reverts as ``ContractRevert``)
 - ``bindings``   ``HelioChain``: typed wrappers per contract (``Token``, ``Staking``,
                  ``Energy``, ``Models``, ``Governor``, ``Payments``, ``Verification``)
@@ -24,14 +22,8 @@ web3.py talks to chains at run time; ape is only the compiler (``make compile``)
 from node.chain.anvil import Anvil
 from node.chain.artifacts import ContractArtifact, ensure_compiled, load_artifact
 from node.chain.connect import check_chain_id, connect, local_account, transact
-from node.chain.deploy import (
-    CONTRACTS,
-    INITIAL_SUPPLY,
-    ContractSpec,
-    DeployedContract,
-    Deployment,
-    deploy_all,
-)
+from node.chain.deploy import CONTRACTS, INITIAL_SUPPLY, ContractSpec, deploy_all
+from node.chain.deployment import DeployedContract, Deployment
 from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS, DevAccount
 from node.chain.params import ChainParams, DemoModel
 

@@ -13,8 +13,8 @@ from web3.types import TxReceipt
 
 from node.chain.artifacts import load_artifact
 from node.chain.connect import Transactable, transact
-from node.chain.eip712 import Domain
 from node.core.errors import ChainError
+from node.crypto.eip712 import Domain
 
 
 class ContractRevert(ChainError):

@@ -20,9 +20,9 @@ from web3 import Web3
 from web3.types import TxReceipt
 
 from node.chain.base import ContractClient, ContractRevert
-from node.chain.deploy import Deployment
-from node.chain.eip712 import EnergyReport, OutputCommitment, Voucher, model_key
+from node.chain.deployment import Deployment
 from node.core.paths import DEPLOYMENTS_DIR
+from node.crypto.eip712 import EnergyReport, OutputCommitment, Voucher, model_key
 
 MODEL_STATUS = ("none", "proposed", "evaluating", "voting", "adopted", "rejected", "deprecated")
 PROPOSAL_STATE = (

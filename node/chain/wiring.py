@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -24,13 +23,11 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from node.chain.artifacts import load_artifact
 from node.chain.connect import Transactable, transact
+from node.chain.deployment import Deployment
 from node.chain.devkeys import DEV_ACCOUNTS
 from node.chain.params import ChainParams, DemoModel
 from node.core.cid import cid_of_bytes, cid_of_file
 from node.core.errors import ChainError
-
-if TYPE_CHECKING:
-    from node.chain.deploy import Deployment
 
 log = logging.getLogger(__name__)
 

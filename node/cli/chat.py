@@ -86,7 +86,7 @@ def _gateway_stream(url: str, model: str) -> Stream:
 
 def _swarm_stream(peers: list[str], model: str) -> Stream:
     from node.client import ClientModel, SamplingParams, stream_text
-    from node.client.swarm_route import SwarmClient
+    from node.client.swarm_client import SwarmClient
     from node.core.settings import Settings
     from node.models.convert import convert_model
 

@@ -21,7 +21,7 @@ from node.cli.swarm_common import (
 from node.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from node.inferer.energy import EnergyOptions
+    from node.inferer.config import EnergyOptions
     from node.ipfs import IpfsStore
 
 app = typer.Typer(help="Run an inferer.", no_args_is_help=True)
@@ -155,7 +155,7 @@ def _energy(mode: str, opts: list[str], watts: float, site: str, tz: float | Non
             enforce: bool, trace_date: str | None, attest_interval: float,
             controller: dict[str, float]) -> EnergyOptions | None:
     from node.energy.adapters import parse_options
-    from node.inferer.energy import ENERGY_MODES, EnergyOptions
+    from node.inferer.config import ENERGY_MODES, EnergyOptions
 
     if mode not in ENERGY_MODES:
         raise ConfigError(f"--energy {mode!r}: use one of {', '.join(ENERGY_MODES)}")

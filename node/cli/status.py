@@ -34,7 +34,7 @@ def status(
     quiet_hivemind()
     from hivemind.utils import get_dht_time
 
-    from node.client.swarm_route import swarm_client
+    from node.client.swarm_client import swarm_client
     from node.core.settings import Settings
     from node.swarm.dht import coverage
     from node.swarm.errors import block_ranges

@@ -3,10 +3,13 @@
 - ``local``     ``ClientModel``: tokenizer (+ <bos> where the family needs it), embeddings, final norm, head
 - ``sampling``  ``SamplingParams``, ``sample``: greedy, temperature, top-k, top-p, repetition penalty, seed
 - ``generate``  ``generate_tokens`` / ``stream_text`` / ``complete`` / ``chat`` over any ``Route``
-- ``evaluate``  perplexity and top-1 agreement of a route on real English text
+- ``detok``     ``Detokenizer``: token ids → text pieces with ``stop`` strings (incremental, UTF-8 safe)
 - ``vouchers``  payment vouchers carried to a gateway (written with the gateway)
-- ``swarm_route`` ``SwarmClient`` / ``swarm_client`` and ``SwarmRoute``: the network route (push, failover)
-- ``swarm_hops``  ``HopStream``: one inference stream to one server
+- ``swarm_client`` ``SwarmClient`` / ``swarm_client``: the connection to the swarm (peer, planner, bans, RTTs)
+- ``swarm_config`` ``ClientConfig``: timeouts, chunking, wire dtype and codec, failover limits
+- ``swarm_route``  ``SwarmRoute``: the network ``Route`` (push chain, commitment checks, failover)
+- ``swarm_hops``   ``HopStream``: one inference stream to one server
+- ``failover``     ``Bans`` (backoff) and ``replay`` (rebuild a replacement's KV cache)
 """
 
 from node.client.generate import chat, complete, generate_tokens, stream_text

@@ -6,6 +6,7 @@ from collections.abc import Generator, Iterator
 
 import torch
 
+from node.client.detok import Detokenizer
 from node.client.local import ClientModel
 from node.client.sampling import SamplingParams, sample
 from node.engine.route import Route
@@ -47,30 +48,16 @@ def stream_text(
     client: ClientModel, route: Route, prompt_ids: list[int], params: SamplingParams
 ) -> Iterator[str]:
     """Yield text pieces; stops before the first of ``params.stop`` (never emitted)."""
-    tokens: list[int] = []
-    emitted = 0
-    longest_stop = max((len(s) for s in params.stop), default=0)
+    detok = Detokenizer(client.decode, params.stop)
     generation = generate_tokens(client, route, prompt_ids, params)
     try:
         for token in generation:
-            tokens.append(token)
-            text = client.decode(tokens)
-            if text.endswith("\ufffd"):  # an incomplete UTF-8 character: wait for more
-                continue
-            # text[:emitted] was safe: a stop string can only start at `emitted` or later
-            cut = min((i for s in params.stop if (i := text.find(s, emitted)) >= 0), default=-1)
-            if cut >= 0:
-                if cut > emitted:
-                    yield text[emitted:cut]
+            if text := detok.push(token):
+                yield text
+            if detok.stopped:
                 return
-            # hold back what could still become the start of a stop string
-            safe = len(text) - max(longest_stop - 1, 0)
-            if safe > emitted:
-                yield text[emitted:safe]
-                emitted = safe
-        text = client.decode(tokens)
-        if len(text) > emitted:
-            yield text[emitted:]
+        if text := detok.flush():
+            yield text
     finally:
         generation.close()
 

@@ -13,13 +13,13 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-import torch
 from hivemind.p2p import P2P, PeerID
 from hivemind.proto import runtime_pb2
 
 from node.referee.planner import Hop
 from node.swarm.errors import PeerFailure, ProtocolError, SwarmError
 from node.swarm.wire import (
+    INFERENCE_HANDLER,
     ErrorReply,
     NextHop,
     Opened,
@@ -27,12 +27,9 @@ from node.swarm.wire import (
     PushFailed,
     StepRequest,
     StepResult,
-    encode_tensor,
     pack,
     unpack_server,
 )
-
-INFERENCE_HANDLER = "heliomesh.inference"
 
 
 class HopStream:
@@ -56,7 +53,8 @@ class HopStream:
                        maddrs=list(self.hop.maddrs[:4]))
 
     async def open(
-        self, p2p: P2P, model_id: str, max_length: int, wire_dtype: str, timeout_s: float
+        self, p2p: P2P, model_id: str, max_length: int, wire_dtype: str, timeout_s: float,
+        codec: str = "none",
     ) -> Opened:
         loop = asyncio.get_running_loop()
         self._opened = loop.create_future()
@@ -76,6 +74,7 @@ class HopStream:
                     end=self.hop.end,
                     max_length=max_length,
                     wire_dtype=wire_dtype,
+                    codec=codec,
                 )
             )
         )
@@ -159,16 +158,13 @@ class HopStream:
         return self._push_failed[step]
 
     def send(
-        self, step: int, position: int, hidden: torch.Tensor, next_hops: list[NextHop]
+        self, step: int, position: int, hidden: runtime_pb2.Tensor, next_hops: list[NextHop]
     ) -> None:
+        """Send a step's hidden states (already encoded for this session)."""
         message = StepRequest(
             session_id=self.session_id, step=step, position=position, next=next_hops
         )
-        self._out.put_nowait(
-            runtime_pb2.ExpertRequest(
-                metadata=message.model_dump_json().encode(), tensors=[encode_tensor(hidden)]
-            )
-        )
+        self._out.put_nowait(pack(message, hidden))
 
     async def close(self) -> None:
         self._out.put_nowait(None)

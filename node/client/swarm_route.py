@@ -1,14 +1,14 @@
-"""A route through the swarm: the network ``Route`` the client drives (``open`` /
-``step`` / ``close``, like ``InProcessRoute``), and ``SwarmClient``, its connection to the
-swarm (a DHT client peer on a background event loop, the route planner, bans, RTTs).
+"""``SwarmRoute``: the network ``Route`` the client drives (``open`` / ``step`` / ``close``,
+like ``InProcessRoute``), over the hops a ``SwarmClient`` plans (node/client/swarm_client.py).
 
 One step: the client sends hidden states to the first server with the rest of the chain;
 each server pushes its output straight to the next one and also returns it (with its
-signed commitment) to the client, which keeps every span's inputs. The last server's
-output is the step's result. If a server fails (its stream ends, it sends an error, it
-times out, or its answer does not verify) it is banned for a backoff period, its blocks
-are re-planned onto other servers, the kept inputs are replayed there in their original
-chunks (so the KV caches are rebuilt exactly), and the step continues from there.
+signed commitment) to the client, which keeps every span's encoded inputs. The last
+server's output is the step's result. If a server fails (its stream ends, it sends an
+error, it times out, or its answer does not verify) it is banned for a backoff period,
+its blocks are re-planned onto other servers, the kept inputs are replayed there in
+their original chunks (so the KV caches are rebuilt exactly: node/client/failover.py),
+and the step continues from there.
 """
 
 from __future__ import annotations
@@ -18,188 +18,44 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from eth_utils.crypto import keccak
-from hivemind.p2p import PeerID
 from hivemind.proto import runtime_pb2
 
+from node.client.failover import close_all, replay
+from node.client.swarm_config import ClientConfig
 from node.client.swarm_hops import HopStream
-from node.referee.energy_records import RecordEnergy
-from node.referee.planner import Hop, RoutePlanner
+from node.engine.codecs import WIRE_DTYPES, get_codec
+from node.engine.errors import CodecError
+from node.referee.planner import Hop
 from node.swarm.errors import MissingBlocksError, PeerFailure, SwarmError, short_peer
-from node.swarm.evidence import (
-    CommitmentSigner,
-    StepEvidence,
-    chain_input,
-    default_domain,
-    input_seed,
-    session_key,
-)
-from node.swarm.peer import LoopThread, Peer, PeerConfig, start_peer
-from node.swarm.records import ServerRecord
-from node.swarm.wire import MAX_TENSOR_BYTES, WIRE_DTYPES, NextHop, decode_hidden
+from node.swarm.evidence import CommitmentSigner, InputChain, StepEvidence, input_seed, session_key
+from node.swarm.peer import LoopThread, Peer
+from node.swarm.wire import MAX_TENSOR_BYTES, NextHop, decode_hidden, encode_hidden
 
 log = logging.getLogger(__name__)
 
-INFO_HANDLER = "heliomesh.info"
 
+class RouteClient(Protocol):
+    """What a route needs from its ``SwarmClient``."""
 
-@dataclass
-class ClientConfig:
-    open_timeout_s: float = 10.0  # a server must open a session within this
-    step_timeout_s: float = 30.0  # a server must answer a step within this, else it failed
-    step_timeout_per_token_s: float = 0.05  # … plus this per token of the step (long prefills)
-    ban_s: float = 15.0  # first ban of a failed server; doubles per repeated failure
-    max_ban_s: float = 300.0
-    max_failovers: int = 8  # re-routes per step before giving up
-    records_ttl_s: float = 1.0  # reuse a DHT lookup for this long
-    rtt_ttl_s: float = 60.0  # re-measure a server's RTT after this long
-    ping_timeout_s: float = 2.0
-    chunk_tokens: int = 512  # longest step sent (prefills are cut into chunks)
-    wire_dtype: str = "float32"  # hidden states on the wire: float32 (exact), bfloat16, float16
-    verify: bool = True  # check every commitment signature and output hash
+    config: ClientConfig
+    loop: LoopThread
+    peer: Peer
+    signer: CommitmentSigner
 
-
-@dataclass
-class _Ban:
-    until: float
-    count: int
-
-
-class SwarmClient:
-    """A client's connection to the swarm; make routes with ``route()``. Close it (or use
-    it as a context manager) to stop its peer and event loop."""
-
-    def __init__(self, initial_peers: list[str], *, config: ClientConfig | None = None,
-                 planner: RoutePlanner | None = None, peer: PeerConfig | None = None,
-                 energy: RecordEnergy | None = None) -> None:
-        self.config = config or ClientConfig()
-        # Verified energy reports from the records; the planner prefers headroom.
-        self.energy = energy or RecordEnergy()
-        self.planner = planner or RoutePlanner(penalty_ms=self.energy.penalty)
-        self.loop = LoopThread("heliomesh-client")
-        peer_config = peer or PeerConfig(initial_peers=list(initial_peers), client_mode=True)
-        try:
-            self.peer: Peer = self.loop.run(start_peer(peer_config), timeout=60)
-        except BaseException:
-            self.loop.stop()
-            raise
-        self.signer = CommitmentSigner(default_domain())
-        self._bans: dict[str, _Ban] = {}
-        self._rtts: dict[str, tuple[float, float]] = {}  # peer -> (rtt ms, measured at)
-        self._records: dict[tuple[str, int], tuple[float, dict[str, ServerRecord]]] = {}
-
-    def __enter__(self) -> SwarmClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.loop.run(self.peer.shutdown(), timeout=30)
-        self.loop.stop()
-
-    def route(self, model_id: str, num_blocks: int, hidden_size: int) -> SwarmRoute:
-        return SwarmRoute(self, model_id, num_blocks, hidden_size)
-
-    def records(self, model_id: str, num_blocks: int) -> dict[str, ServerRecord]:
-        return self.loop.run(self.fetch(model_id, num_blocks, fresh=True), timeout=60)
-
-    def wait_for_coverage(self, model_id: str, num_blocks: int, timeout: float = 60.0) -> list[Hop]:
-        """Wait until a route over every block can be planned (servers online, staked when
-        a stake check is set); return it. ``MissingBlocksError`` after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return self.loop.run(self.plan(model_id, num_blocks, 0, num_blocks, max_length=1))
-            except MissingBlocksError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-
-    # --- used by routes (on the loop thread) -----------------------------------------------
-    async def fetch(self, model_id: str, num_blocks: int, fresh: bool = False) -> dict[str, ServerRecord]:
-        key = (model_id, num_blocks)
-        cached = self._records.get(key)
-        if not fresh and cached and time.monotonic() - cached[0] < self.config.records_ttl_s:
-            return cached[1]
-        records = await self.peer.dht.fetch(model_id, num_blocks)
-        self._records[key] = (time.monotonic(), records)
-        return records
-
-    def banned(self) -> set[str]:
-        now = time.monotonic()
-        return {peer for peer, ban in self._bans.items() if ban.until > now}
-
-    def ban(self, peer_id: str, reason: str) -> None:
-        previous = self._bans.get(peer_id)
-        count = previous.count + 1 if previous else 1
-        seconds = min(self.config.ban_s * 2 ** (count - 1), self.config.max_ban_s)
-        self._bans[peer_id] = _Ban(time.monotonic() + seconds, count)
-        self._records.clear()  # look again: the swarm changed
-        log.warning("banned %s for %.0f s: %s", short_peer(peer_id), seconds, reason)
-
-    async def rtts(self, records: list[ServerRecord]) -> dict[str, float]:
-        now = time.monotonic()
-        stale = [r for r in records
-                 if r.peer_id not in self._rtts or now - self._rtts[r.peer_id][1] > self.config.rtt_ttl_s]
-        if stale:
-            await asyncio.gather(*(self._ping(r) for r in stale[:32]))
-        return {r.peer_id: self._rtts[r.peer_id][0] for r in records if r.peer_id in self._rtts}
-
-    async def _ping(self, record: ServerRecord) -> None:
-        await self.peer.connect(record.peer_id, record.maddrs, self.config.ping_timeout_s)
-        started = time.perf_counter()
-        try:
-            await asyncio.wait_for(self.peer.p2p.call_protobuf_handler(
-                PeerID.from_base58(record.peer_id), INFO_HANDLER, runtime_pb2.ExpertRequest(),
-                runtime_pb2.ExpertResponse), self.config.ping_timeout_s)
-        except Exception:
-            return  # unmeasured: the planner assumes its default
-        self._rtts[record.peer_id] = ((time.perf_counter() - started) * 1e3, time.monotonic())
-
+    def banned(self) -> set[str]: ...
+    def ban(self, peer_id: str, reason: str) -> None: ...
     async def plan(self, model_id: str, num_blocks: int, start: int, end: int, *,
-                   max_length: int, previous: str | None = None) -> list[Hop]:
-        records = await self.fetch(model_id, num_blocks)
-        banned = self.banned()
-        self.energy.observe(records.values())
-        rtts = await self.rtts([r for r in records.values() if r.peer_id not in banned])
-        return await asyncio.to_thread(
-            self.planner.plan, records.values(), model_id, start, end, banned=banned,
-            max_length=max_length, rtts_ms=rtts, previous=previous,
-            return_to_client=end == num_blocks,
-        )
-
-
-def swarm_client(initial_peers: list[str], *, chain: Any = None,
-                 config: ClientConfig | None = None, energy_config: Any = None) -> SwarmClient:
-    """A ``SwarmClient`` for a swarm tied to ``chain`` (``node.chain``'s ``HelioChain``):
-    its planner routes only to staked inferers, it checks output commitments under the
-    deployed Verification contract's EIP-712 domain, and it trusts an energy claim only if
-    signed under the EnergyAttestations domain by the inferer's registered attestation
-    key. Without a chain: no stake check, the zero-address domains (what inferers without
-    a chain sign with). ``energy_config``: the scheduler's ``SchedulerConfig``."""
-    from node.chain.eip712 import Domain
-    from node.referee.stake import StakeCache
-
-    energy = (RecordEnergy.for_chain(chain, energy_config) if chain is not None
-              else RecordEnergy(config=energy_config))
-    planner = RoutePlanner(is_staked=StakeCache(chain.staking) if chain is not None else None,
-                           penalty_ms=energy.penalty)
-    client = SwarmClient(initial_peers, config=config, planner=planner, energy=energy)
-    if chain is not None:
-        client.signer = CommitmentSigner(Domain.of(chain.verification.c))
-    return client
+                   max_length: int, previous: str | None = None) -> list[Hop]: ...
 
 
 class SwarmRoute:
     """``Route`` over the swarm. Not thread-safe: one generation at a time per route."""
 
-    def __init__(self, client: SwarmClient, model_id: str, num_blocks: int, hidden_size: int) -> None:
+    def __init__(self, client: RouteClient, model_id: str, num_blocks: int, hidden_size: int) -> None:
         self.client = client
         self.model_id = model_id
         self.num_blocks = num_blocks
@@ -207,17 +63,22 @@ class SwarmRoute:
         self.config = client.config
         if self.config.wire_dtype not in WIRE_DTYPES:
             raise SwarmError(f"wire dtype {self.config.wire_dtype!r}: use one of {list(WIRE_DTYPES)}")
+        try:
+            get_codec(self.config.codec)
+        except CodecError as exc:
+            raise SwarmError(str(exc)) from None
         self.wire_dtype = WIRE_DTYPES[self.config.wire_dtype]
         self.hops: list[HopStream] = []
         self.max_length = 0
         self.step_index = 0
         self.position = 0
         self.chunks: list[tuple[int, int]] = []  # (position, tokens) per step
-        self.inputs: dict[int, dict[int, torch.Tensor]] = {}  # block -> step -> input there
+        # block -> step -> the input there, as sent on the wire (hashed, replayed as is)
+        self.inputs: dict[int, dict[int, runtime_pb2.Tensor]] = {}
         self.evidence: list[StepEvidence] = []
         self.failovers = 0
         self.on_failover: Callable[[PeerFailure], None] | None = None
-        self._hashes: dict[str, list[tuple[int, bytes]]] = {}  # session -> input hash chain
+        self._hashes: dict[str, InputChain] = {}  # session -> its input hash chain
         self._last: list[tuple[str, int, int]] = []
         # Per step: (wall ms at the client, summed compute ms the hops reported).
         self.timings: list[tuple[float, float]] = []
@@ -253,7 +114,7 @@ class SwarmRoute:
             hops, self.hops = self.hops, []
             self._last = [(h.peer_id, h.hop.start, h.hop.end) for h in hops]
             with contextlib.suppress(Exception):
-                self.client.loop.run(_close_all(hops), timeout=10)
+                self.client.loop.run(close_all(hops), timeout=10)
 
     @property
     def peers(self) -> list[tuple[str, int, int]]:
@@ -282,18 +143,18 @@ class SwarmRoute:
         streams = [HopStream(hop) for hop in hops]
         results = await asyncio.gather(
             *(s.open(self.client.peer.p2p, self.model_id, self.max_length, self.config.wire_dtype,
-                     self.config.open_timeout_s) for s in streams),
+                     self.config.open_timeout_s, codec=self.config.codec) for s in streams),
             return_exceptions=True,
         )
         failure = next((r for r in results if isinstance(r, BaseException)), None)
         if failure is not None:
-            await _close_all(streams)
+            await close_all(streams)
             if isinstance(failure, PeerFailure):
                 raise failure
             raise failure
         for stream in streams:
-            self._hashes[stream.session_id] = [
-                (0, input_seed(self.model_id, stream.hop.start, stream.hop.end, self.config.wire_dtype))]
+            self._hashes[stream.session_id] = InputChain(input_seed(
+                self.model_id, stream.hop.start, stream.hop.end, self.config.wire_dtype, self.config.codec))
         return streams
 
     # --- stepping ------------------------------------------------------------------------
@@ -302,7 +163,7 @@ class SwarmRoute:
         if position + tokens > self.max_length:
             raise SwarmError(f"the session would reach {position + tokens} tokens, over its "
                              f"max length {self.max_length}")
-        self.inputs.setdefault(0, {})[step] = hidden.to(self.wire_dtype).contiguous()
+        self.inputs.setdefault(0, {})[step] = encode_hidden(hidden.to(self.wire_dtype), self.config.codec)
         self.chunks.append((position, tokens))
         first = 0
         started = time.perf_counter()
@@ -385,7 +246,7 @@ class SwarmRoute:
             raise PeerFailure(hop.peer_id, f"answered position {result.position}, expected {position}")
         try:
             output = decode_hidden(proto, hidden_size=self.hidden_size, dtype=self.config.wire_dtype,
-                                   max_tokens=tokens)
+                                   max_tokens=tokens, codec=self.config.codec)
         except SwarmError as exc:
             raise PeerFailure(hop.peer_id, f"bad output: {exc}") from None
         if output.shape[1] != tokens:
@@ -397,13 +258,10 @@ class SwarmRoute:
             if keccak(proto.buffer) != output_hash:
                 raise PeerFailure(hop.peer_id, "its output hash does not match its output")
             chain = self._hashes[hop.session_id]
-            while chain and chain[-1][0] > position:
-                chain.pop()
-            data = self.inputs[hop.hop.start][step].reshape(-1).view(torch.uint8).numpy().tobytes()
-            expected = chain_input(chain[-1][1], data)
+            expected = chain.hash_step(position, bytes(self.inputs[hop.hop.start][step].buffer))
             if expected != input_hash:
                 raise PeerFailure(hop.peer_id, "its commitment names other inputs than it was sent")
-            chain.append((position + tokens, expected))
+            chain.record(position + tokens, expected)
             digest = self.client.signer.digest(session_key(hop.session_id), step, input_hash, output_hash)
             if self.client.signer.recover(digest, signature) != hop.address:
                 raise PeerFailure(hop.peer_id, "its commitment is not signed by its address")
@@ -412,7 +270,7 @@ class SwarmRoute:
             hop.peer_id, hop.address, hop.session_id, hop.hop.start, hop.hop.end, step, position,
             input_hash, output_hash, signature))
         if hop.hop.end < self.num_blocks:
-            self.inputs.setdefault(hop.hop.end, {})[step] = output
+            self.inputs.setdefault(hop.hop.end, {})[step] = proto  # the next hop's input
         return output
 
     # --- failover ------------------------------------------------------------------------
@@ -434,7 +292,7 @@ class SwarmRoute:
                                           max_length=self.max_length, previous=previous)
             try:
                 fresh = await self._open_hops(plan)
-                await self._replay(fresh, step)
+                await replay(fresh, step, self.chunks, self.inputs, self._accept, self._timeout)
             except PeerFailure as again:
                 self.client.ban(again.peer_id, again.reason)
                 continue
@@ -443,26 +301,3 @@ class SwarmRoute:
                      ", ".join(f"{short_peer(h.peer_id)}[{h.hop.start}:{h.hop.end}]" for h in fresh), step)
             return index
         raise MissingBlocksError(self.model_id, list(range(start, end)), "every replacement failed")
-
-    async def _replay(self, hops: list[HopStream], upto: int) -> None:
-        """Send steps ``0..upto-1`` through ``hops`` in their original chunks, one by one,
-        so each new server's KV cache holds exactly what the failed one held."""
-        try:
-            for step in range(upto):
-                for hop in hops:
-                    hop.send(step, self.chunks[step][0], self.inputs[hop.hop.start][step], [])
-                    done, _ = await asyncio.wait(  # type: ignore[type-var]  # closed: set once open
-                        {hop.result(step), hop.closed},
-                        timeout=self._timeout(step), return_when=asyncio.FIRST_COMPLETED)
-                    if not done:
-                        raise PeerFailure(hop.peer_id, f"no answer to replayed step {step}")
-                    if hop.closed is not None and hop.closed.done():
-                        raise PeerFailure(hop.peer_id, hop.closed.result())
-                    self._accept(hop, step, *hop.result(step).result())
-        except BaseException:
-            await _close_all(hops)
-            raise
-
-
-async def _close_all(hops: list[HopStream]) -> None:
-    await asyncio.gather(*(h.close() for h in hops), return_exceptions=True)

@@ -31,8 +31,8 @@ import httpx
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from node.chain.eip712 import PAYMENTS_DOMAIN_NAME, Domain, Voucher, model_key
 from node.core.errors import ConfigError
+from node.crypto.eip712 import PAYMENTS_DOMAIN_NAME, Domain, Voucher, model_key
 
 VOUCHER_HEADER = "X-Helio-Voucher"
 CONTRIBUTOR_HEADER = "X-Helio-Contributor"

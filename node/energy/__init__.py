@@ -11,7 +11,7 @@
 - ``state``       ``InfererState`` (joining, loading, online, draining, offline)
 - ``controller``  ``EnergyController``: rolling average, hysteresis, dwell, battery
                   reserve, fail safe — a pure state machine
-- ``host``        ``ServingHost`` (what gets loaded/unloaded), ``SpanHost`` for a real span
+- ``serving``     ``ServingHost``: what the runner loads and unloads (the inferer's: ``node.inferer.energy``)
 - ``runner``      ``EnergyRunner``: the async loop tying adapter, controller and host
 - ``attest``      signed EIP-712 energy reports and the posting policy
 """

@@ -1,7 +1,7 @@
 """Signed energy reports: what an inferer tells the chain and the DHT about its power.
 
 - ``build_report``: an ``EnergyReading`` + controller state → the EIP-712
-  ``EnergyReport`` (``node.chain.eip712``): ``availablePowerW``, ``batterySocBps``
+  ``EnergyReport`` (``node.crypto.eip712``): ``availablePowerW``, ``batterySocBps``
   (0 without a battery), ``headroomW`` = headroom beyond the machine's own draw
   (clamped at 0), ``state``, a strictly increasing ``nonce`` (milliseconds, so a restart
   never reuses one) and ``timestamp`` = the wall time of signing (a demo's accelerated
@@ -33,7 +33,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from node.chain.eip712 import BPS, ENERGY_DOMAIN_NAME, Domain, EnergyReport
+from node.crypto.eip712 import BPS, ENERGY_DOMAIN_NAME, Domain, EnergyReport
 from node.energy.controller import Decision
 from node.energy.reading import EnergyReading
 from node.energy.state import InfererState

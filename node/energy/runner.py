@@ -19,8 +19,8 @@ from typing import Any
 from node.energy.adapters.base import AdapterError, EnergyAdapter
 from node.energy.clock import Clock, WallClock
 from node.energy.controller import Decision, EnergyController
-from node.energy.host import ServingHost
 from node.energy.reading import EnergyReading
+from node.energy.serving import ServingHost
 from node.energy.state import InfererState
 
 log = logging.getLogger(__name__)

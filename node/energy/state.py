@@ -1,7 +1,7 @@
 """Inferer states, shared by the controller, the attestations and the referee.
 
 The integer codes are the ``uint8 state`` of the EIP-712 ``EnergyReport`` struct
-(``node/chain/eip712.py``): keep them stable.
+(``node/crypto/eip712.py``): keep them stable.
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """Span execution: what an inferer runs for every token (API: docs/engine.md).
 
 - ``span``      ``Span``: blocks ``[start, end)`` loaded from their own files via the family adapter
-- ``host``      ``SpanHost``, ``EngineLimits``, ``StepRequest``: sessions, validation, memory budget, batching
-- ``session``   ``SpanSession``: one session's KV cache and length on one span
+- ``host``      ``SpanHost``, ``EngineLimits``: sessions, validation, memory budget, batching
+- ``session``   ``SpanSession``: one session's KV cache and length on one span; ``StepRequest``
 - ``kvcache``   the one KV-cache layout; stacking/splitting for batches; rollback
 - ``batching``  one padded forward for several sessions
-- ``worker``    the thread that batches concurrently submitted steps
+- ``worker``    ``BatchWorker``: the thread that batches concurrently submitted steps
 - ``route``     ``Route`` protocol and ``InProcessRoute`` (the client drives either)
-- ``codecs``    hidden states on the wire: none / fp16 / bf16 / int8-blockwise
+- ``codecs``    hidden states on the wire: ``WIRE_DTYPES`` and the codecs none / fp16 / bf16 /
+                int8-blockwise (the swarm's wire format and the in-process route use them)
 - ``quant``     int8 / int4 weights for a span's linear layers
 - ``errors``    named errors with stable wire codes
 """
@@ -25,9 +26,9 @@ from node.engine.errors import (
     UnknownSessionError,
     error_from_code,
 )
-from node.engine.host import EngineLimits, SpanHost, StepRequest
+from node.engine.host import EngineLimits, SpanHost
 from node.engine.route import InProcessRoute, Route
-from node.engine.session import SpanSession
+from node.engine.session import SpanSession, StepRequest
 from node.engine.span import Span
 
 __all__ = [

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
-from node.engine import kvcache
+from node.engine.kvcache import split_cache, stack_caches
 from node.engine.session import SpanSession
 from node.engine.span import Span
 
@@ -50,12 +50,12 @@ def run_group(
         positions[row, width - step :] = torch.arange(length, length + step)
         mask[row, cached - length : cached] = 1
         mask[row, cached + width - step :] = 1
-    cache = kvcache.stack_caches(
+    cache = stack_caches(
         span.config, span.kv_layers, [s.cache for s in sessions], lengths, span.dtype
     )
     out = span(hidden, positions, cache, mask)
     new_lengths = [length + step for length, step in zip(lengths, steps, strict=True)]
-    caches = kvcache.split_cache(span.config, span.kv_layers, cache, new_lengths)
+    caches = split_cache(span.config, span.kv_layers, cache, new_lengths)
     for session, new_cache, new_length in zip(sessions, caches, new_lengths, strict=True):
         session.cache, session.length = new_cache, new_length
     return [out[row : row + 1, width - step :] for row, step in enumerate(steps)]

@@ -1,8 +1,12 @@
-"""Hidden states on the wire: ``none``, ``fp16``, ``bf16``, ``int8-blockwise``.
+"""Hidden states on the wire: the wire dtypes and the codecs ``none``, ``fp16``, ``bf16``,
+``int8-blockwise``. The one definition of both: the swarm's wire format
+(``node.swarm.wire``) and the in-process route encode through here.
 
 Every codec encodes into hivemind's ``runtime_pb2.Tensor`` (what hivemind RPCs carry)
 and ``decode`` reads the codec back from the message, so the receiver needs no
-negotiation. ``none``/``fp16``/``bf16`` are hivemind's own codecs; ``fp16`` first
+negotiation. ``none`` and ``bf16`` write the raw little-endian bytes of the tensor
+(``none`` in its own dtype, one of ``WIRE_DTYPES``; ``bf16`` as bfloat16: 2 bytes a value,
+the layout hivemind reads for bfloat16); ``fp16`` is hivemind's ``FLOAT16``, but first
 refuses values past fp16's range instead of letting hivemind clamp them silently (a
 clamped Gemma-3 residual stream is wrong, not merely imprecise).
 
@@ -17,6 +21,7 @@ does not flatten every small value to zero as linear int8 would.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import torch
@@ -24,6 +29,15 @@ from hivemind.compression import deserialize_torch_tensor, serialize_torch_tenso
 from hivemind.proto import runtime_pb2
 
 from node.engine.errors import CodecError
+
+# The dtypes hidden states travel in (``none`` sends them as they are).
+WIRE_DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+WireDtype = Literal["float32", "bfloat16", "float16"]  # the keys of WIRE_DTYPES
+CodecName = Literal["none", "fp16", "bf16", "int8-blockwise"]  # the keys of CODECS
 
 FP16_MAX = torch.finfo(torch.float16).max
 BLOCK = 4096  # hivemind's _BLOCKWISE_QUANTIZATION_BLOCKSIZE
@@ -41,14 +55,20 @@ CODE = mu_law_code()
 
 
 class Codec:
+    """``none``: the tensor's raw bytes in its own dtype (exact)."""
+
     name = "none"
     compression = runtime_pb2.CompressionType.NONE
 
     def encode(self, tensor: torch.Tensor) -> runtime_pb2.Tensor:
-        return serialize_torch_tensor(tensor.detach().cpu(), self.compression)
+        return _raw(tensor)
 
     def decode(self, message: runtime_pb2.Tensor) -> torch.Tensor:
         return decode(message)
+
+    def carried_dtype(self, dtype: torch.dtype) -> torch.dtype:
+        """The dtype a message says it holds when this codec encodes a ``dtype`` tensor."""
+        return dtype
 
 
 class Fp16Codec(Codec):
@@ -65,12 +85,18 @@ class Fp16Codec(Codec):
             )
         return serialize_torch_tensor(tensor, self.compression)
 
+    def carried_dtype(self, dtype: torch.dtype) -> torch.dtype:
+        return torch.float32  # encode() widens first: the message names float32
+
 
 class Bf16Codec(Codec):
     name = "bf16"
 
     def encode(self, tensor: torch.Tensor) -> runtime_pb2.Tensor:
-        return serialize_torch_tensor(tensor.detach().cpu().to(torch.bfloat16), self.compression)
+        return _raw(tensor.detach().to(torch.bfloat16))
+
+    def carried_dtype(self, dtype: torch.dtype) -> torch.dtype:
+        return torch.bfloat16
 
 
 class Int8BlockwiseCodec(Codec):
@@ -112,17 +138,47 @@ def get_codec(name: str) -> Codec:
         raise CodecError(f"unknown codec {name!r}; use one of {', '.join(CODECS)}") from None
 
 
+def _raw(tensor: torch.Tensor) -> runtime_pb2.Tensor:
+    """Raw little-endian bytes, no compression (hivemind's ``NONE`` layout)."""
+    tensor = tensor.detach().cpu().contiguous()
+    data = tensor.reshape(-1).view(torch.uint8).numpy().tobytes()
+    return runtime_pb2.Tensor(
+        buffer=data, size=list(tensor.shape), dtype=str(tensor.dtype).removeprefix("torch.")
+    )
+
+
 def decode(message: runtime_pb2.Tensor) -> torch.Tensor:
     """The tensor inside ``message``, whichever codec wrote it."""
     try:
         if message.compression == runtime_pb2.CompressionType.BLOCKWISE_8BIT:
             return _decode_blockwise(message)
+        if message.compression == runtime_pb2.CompressionType.NONE:
+            return _decode_raw(message)
         tensor: torch.Tensor = deserialize_torch_tensor(message)
         return tensor
     except CodecError:
         raise
     except Exception as exc:  # a peer's malformed payload: numpy/torch raise many kinds
         raise CodecError(f"cannot decode hidden states: {type(exc).__name__}: {exc}") from exc
+
+
+def _decode_raw(message: runtime_pb2.Tensor) -> torch.Tensor:
+    dtype = _float_dtype(message.dtype, "raw")
+    shape = tuple(message.size)
+    expected = math.prod(shape) * dtype.itemsize
+    if len(message.buffer) != expected:
+        raise CodecError(f"tensor buffer is {len(message.buffer)} bytes, shape {shape} in "
+                         f"{message.dtype} says {expected}")
+    if expected == 0:
+        return torch.empty(shape, dtype=dtype)
+    return torch.frombuffer(bytearray(message.buffer), dtype=dtype).reshape(shape)
+
+
+def _float_dtype(name: str, codec: str) -> torch.dtype:
+    dtype = getattr(torch, name or "float32", None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise CodecError(f"{codec} payload names dtype {name!r}")
+    return dtype
 
 
 def _decode_blockwise(message: runtime_pb2.Tensor) -> torch.Tensor:
@@ -145,7 +201,4 @@ def _decode_blockwise(message: runtime_pb2.Tensor) -> torch.Tensor:
     )
     block_of = torch.arange(count) // BLOCK
     values = code[indices.long()] * absmax[block_of]
-    dtype = getattr(torch, message.dtype or "float32", None)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise CodecError(f"int8-blockwise payload names dtype {message.dtype!r}")
-    return values.reshape(shape).to(dtype)
+    return values.reshape(shape).to(_float_dtype(message.dtype, "int8-blockwise"))

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from node.engine import kvcache
 from node.engine.batching import compatible, run_group
+from node.engine.codecs import WIRE_DTYPES
 from node.engine.errors import (
     EngineError,
     InternalEngineError,
@@ -31,12 +31,13 @@ from node.engine.errors import (
     SessionLengthError,
     UnknownSessionError,
 )
-from node.engine.session import SpanSession, check_session_id
+from node.engine.kvcache import fork_cache, rewind_cache
+from node.engine.session import SpanSession, StepRequest, check_session_id
 from node.engine.span import Span
+from node.engine.worker import BatchWorker
 
 log = logging.getLogger(__name__)
 
-WIRE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 MIB = 1 << 20
 
 
@@ -55,13 +56,6 @@ class EngineLimits:
             raise ValueError("memory_budget_bytes must be ≥ 0 and session_timeout_s > 0")
 
 
-@dataclass(frozen=True)
-class StepRequest:
-    session_id: str
-    hidden: torch.Tensor  # (1, T, H) for tokens [position, position + T)
-    position: int  # tokens the client believes this span's cache holds
-
-
 class SpanHost:
     """Serves one ``Span``: ``open`` / ``step`` / ``step_batch`` / ``submit`` / ``close``."""
 
@@ -72,7 +66,7 @@ class SpanHost:
         self._expired: OrderedDict[str, str] = OrderedDict()  # id -> why, for messages
         self._reserved = 0
         self._lock = threading.RLock()
-        self._worker: Any = None
+        self._worker: BatchWorker | None = None
         self._shut_down = False
 
     # --- sessions --------------------------------------------------------------------
@@ -113,7 +107,7 @@ class SpanHost:
         with self._lock:
             source = self.session(source_id)
             fork = self.open(session_id, source.max_length)
-            fork.cache = kvcache.fork_cache(
+            fork.cache = fork_cache(
                 self.span.config, self.span.kv_layers, source.cache, source.length
             )
             fork.length = source.length
@@ -209,7 +203,7 @@ class SpanHost:
                 f"{session.length} tokens here: send the missing tokens first (replay)"
             )
         if position < session.length:
-            kvcache.rewind_cache(self.span.kv_layers, session.cache, session.length, position)
+            rewind_cache(self.span.kv_layers, session.cache, session.length, position)
             session.length = position
         session.touch()
         return session, hidden.to(self.span.dtype)
@@ -220,7 +214,7 @@ class SpanHost:
             raise InvalidHiddenStatesError(
                 f"hidden states must be a torch.Tensor, got {type(hidden).__name__}"
             )
-        if hidden.dtype not in WIRE_DTYPES:
+        if hidden.dtype not in WIRE_DTYPES.values():
             raise InvalidHiddenStatesError(
                 f"hidden states must have dtype float32, bfloat16 or float16, got {hidden.dtype}"
             )
@@ -285,10 +279,10 @@ class SpanHost:
                 future.set_exception(EngineError("this span host is shut down"))
                 return future
             if self._worker is None:
-                from node.engine.worker import BatchWorker
-
-                self._worker = BatchWorker(self)
-        return self._worker.submit(request)  # type: ignore[no-any-return]
+                name = f"span-{self.span.start}-{self.span.end}"
+                self._worker = BatchWorker(self.step_batch, self.sweep, name)
+            worker = self._worker
+        return worker.submit(request)
 
     def shutdown(self) -> None:
         """Stop the worker (pending steps fail) and close every session."""

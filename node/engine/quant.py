@@ -18,7 +18,7 @@
 None needs calibration data: scales come from the weights (and, for int8-dynamic, from
 each step's activations). Quality is measured, not assumed: ``helio bench engine``
 reports perplexity on real English text and top-1 agreement with fp32
-(``node/client/evaluate.py``); docs/benchmarks.md has the numbers.
+(``node/bench/scoring.py``); docs/benchmarks.md has the numbers.
 """
 
 from __future__ import annotations

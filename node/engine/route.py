@@ -14,7 +14,8 @@ import torch
 
 from node.core.errors import ConfigError
 from node.engine.codecs import get_codec
-from node.engine.host import SpanHost, StepRequest
+from node.engine.host import SpanHost
+from node.engine.session import StepRequest
 from node.engine.span import Span
 
 

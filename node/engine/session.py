@@ -1,4 +1,5 @@
-"""One session on one span: its KV cache, how many tokens it holds, its limits."""
+"""One session on one span: its KV cache, how many tokens it holds, its limits; and
+``StepRequest``, one step of one session (what hosts and their batching workers run)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+import torch
 
 from node.engine.errors import InvalidRequestError
 
@@ -35,3 +38,10 @@ class SpanSession:
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
+
+
+@dataclass(frozen=True)
+class StepRequest:
+    session_id: str
+    hidden: torch.Tensor  # (1, T, H) for tokens [position, position + T)
+    position: int  # tokens the client believes this span's cache holds

@@ -16,9 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
+import node.engine.kvcache as kvcache
 from node.core.errors import ConfigError
 from node.core.manifest import Manifest
-from node.engine import kvcache
 from node.models.family import (  # re-exported: older callers import them from here
     assert_materialized,
     empty_model,

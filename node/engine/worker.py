@@ -7,15 +7,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import torch
 
 from node.engine.errors import EngineError
-
-if TYPE_CHECKING:
-    from node.engine.host import SpanHost, StepRequest
+from node.engine.session import StepRequest
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +22,18 @@ SWEEP_INTERVAL_S = 5.0  # how often an idle worker closes timed-out sessions
 _STOP = object()
 
 
+StepBatch = Callable[[Sequence[StepRequest]], "list[torch.Tensor | EngineError]"]
+
+
 class BatchWorker:
-    def __init__(self, host: SpanHost) -> None:
-        self.host = host
+    """Runs ``step_batch`` on whatever queued up; calls ``sweep`` when idle (the host's
+    two methods: the worker needs nothing else from it)."""
+
+    def __init__(self, step_batch: StepBatch, sweep: Callable[[], object], name: str) -> None:
+        self._step_batch = step_batch
+        self._sweep = sweep
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._thread = threading.Thread(
-            target=self._loop, name=f"span-{host.span.start}-{host.span.end}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._stopped = False
         self._thread.start()
 
@@ -51,7 +55,7 @@ class BatchWorker:
             try:
                 first = self._queue.get(timeout=SWEEP_INTERVAL_S)
             except queue.Empty:
-                self.host.sweep()
+                self._sweep()
                 continue
             items = [first]
             while True:  # everything that queued up meanwhile joins this batch
@@ -71,7 +75,7 @@ class BatchWorker:
         if not live:
             return
         try:
-            results = self.host.step_batch([r for r, _ in live])
+            results = self._step_batch([r for r, _ in live])
         except Exception as exc:  # never let the worker die
             log.exception("batch failed")
             results = [EngineError(f"batch failed: {type(exc).__name__}: {exc}")] * len(live)

@@ -1,13 +1,71 @@
-"""An inferer's settings: what it serves, how it joins, and its named timeouts."""
+"""An inferer's settings: what it serves, how it joins, its named timeouts, and its
+energy gate's options (``EnergyOptions``, run by ``node.inferer.energy``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from node.core.errors import ConfigError
-from node.inferer.energy import EnergyOptions
+from node.energy.adapters import ADAPTERS, make_adapter
+from node.energy.controller import ControllerConfig
 from node.swarm.peer import PeerConfig
+
+ENERGY_MODES = ("none", *sorted(ADAPTERS))  # none: no energy gate, always serve
+DEFAULT_ATTEST_INTERVAL_S = 3600.0  # periodic on-chain posts (state changes always post)
+
+
+@dataclass
+class EnergyOptions:
+    mode: str  # an adapter name (node.energy.adapters.ADAPTERS)
+    # The adapter's own options (--energy-opt key=value: host, port, unit_id, house_w, …).
+    adapter_options: dict[str, str] = field(default_factory=dict)
+    watts: float = 1000.0  # fixed: available power (W)
+    trace_site: str = "greensboro"  # trace: TMY site (node/energy/traces.py)
+    tz_offset: float | None = None  # local UTC offset (trace default: the site's; fixed: none)
+    clock_speed: float = 1.0  # trace: clock seconds per wall second (demo: 120 = 1 h in 30 s)
+    trace_date: str | None = None  # trace: start at local noon of this day (MM-DD, march-equinox…)
+    enforce: bool = True  # False: load at once, never unload (energy only reported)
+    window_s: float = 45.0  # rolling average of the headroom (at least 3 polls)
+    power_w: float = 300.0  # the machine's draw serving at full load
+    idle_w: float = 120.0  # its draw with the model loaded and no session
+    # With a chain: periodic posts at most this often (energy-clock seconds; state changes
+    # always post). The contract counts a report fresh for its maxAge (900 s by default).
+    attest_interval_s: float = DEFAULT_ATTEST_INTERVAL_S
+
+    def __post_init__(self) -> None:
+        if self.mode not in ADAPTERS:
+            raise ConfigError(f"--energy {self.mode!r}: use one of {', '.join(ENERGY_MODES)}")
+        if self.clock_speed <= 0 or self.watts < 0:
+            raise ConfigError("--clock-speed must be positive and --energy-watts non-negative")
+        if self.attest_interval_s <= 0:
+            raise ConfigError(f"--attest-interval must be positive, got {self.attest_interval_s}")
+        if self.mode != "trace" and (self.trace_date is not None or self.clock_speed != 1.0):
+            raise ConfigError("--trace-date and --clock-speed go with --energy trace")
+        if not 1.0 <= self.window_s <= 3600.0:
+            raise ConfigError(f"--energy-window must be within 1..3600 s (30-60 recommended), got {self.window_s}")
+        self.controller_config()  # its checks (draws) fail here, before anything starts
+
+    def controller_config(self) -> ControllerConfig:
+        return ControllerConfig(power_w=self.power_w, idle_w=self.idle_w,
+                                window_s=max(self.window_s, 3 * self.poll_s),
+                                stale_after_s=max(30.0, 3 * self.poll_s))
+
+    def adapter(self) -> Any:
+        """The adapter, built now (a real inverter is first read by the runner)."""
+        if self.mode == "fixed":
+            return make_adapter("fixed", **{"available_w": self.watts, **self.adapter_options})
+        if self.mode == "trace":
+            return make_adapter("trace", **{
+                "site": self.trace_site, "utc_offset_h": self.tz_offset, "start": "local-noon",
+                "date": self.trace_date, "speed": self.clock_speed, **self.adapter_options})
+        return make_adapter(self.mode, **self.adapter_options)
+
+    @property
+    def poll_s(self) -> float:
+        """Clock seconds between reads: 5 s, but at most one read per wall second."""
+        return max(5.0, self.clock_speed)
 
 
 @dataclass

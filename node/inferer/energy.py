@@ -1,6 +1,6 @@
 """The inferer's energy gate (``helio node serve --energy sunspec|fronius|fixed|trace``).
 
-``EnergyOptions`` builds the adapter (any registered in ``node.energy.adapters``, with
+``EnergyOptions`` (in ``node.inferer.config``) builds the adapter (any registered in ``node.energy.adapters``, with
 its ``--energy-opt key=value`` options: ``sunspec`` and ``fronius`` read a real inverter
 or datalogger; ``fixed``: a constant power; ``trace``: real TMY irradiance replayed from
 local noon on an accelerated clock) and ``ServerEnergy`` runs
@@ -27,123 +27,79 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from node.core.errors import ConfigError
-from node.energy.adapters import ADAPTERS, make_adapter
+from node.crypto.eip712 import Domain
 from node.energy.attest import ChainPoster, EnergyAttester, PostingPolicy, energy_domain
-from node.energy.controller import ControllerConfig, Decision, EnergyController
+from node.energy.controller import Decision, EnergyController
 from node.energy.reading import EnergyReading
 from node.energy.runner import EnergyRunner
 from node.energy.state import InfererState
+from node.inferer.config import EnergyOptions, InfererConfig
 from node.swarm.records import ServerState
-
-if TYPE_CHECKING:
-    from node.inferer.server import InfererServer
 
 log = logging.getLogger(__name__)
 
-ENERGY_MODES = ("none", *sorted(ADAPTERS))  # none: no energy gate, always serve
-DEFAULT_ATTEST_INTERVAL_S = 3600.0  # periodic on-chain posts (state changes always post)
 POSTER_CLOSE_S = 10.0  # on stop, wait this long for queued posts, then leave anyway
 
 
-@dataclass
-class EnergyOptions:
-    mode: str  # an adapter name (node.energy.adapters.ADAPTERS)
-    # The adapter's own options (--energy-opt key=value: host, port, unit_id, house_w, …).
-    adapter_options: dict[str, str] = field(default_factory=dict)
-    watts: float = 1000.0  # fixed: available power (W)
-    trace_site: str = "greensboro"  # trace: TMY site (node/energy/traces.py)
-    tz_offset: float | None = None  # local UTC offset (trace default: the site's; fixed: none)
-    clock_speed: float = 1.0  # trace: clock seconds per wall second (demo: 120 = 1 h in 30 s)
-    trace_date: str | None = None  # trace: start at local noon of this day (MM-DD, march-equinox…)
-    enforce: bool = True  # False: load at once, never unload (energy only reported)
-    window_s: float = 45.0  # rolling average of the headroom (at least 3 polls)
-    power_w: float = 300.0  # the machine's draw serving at full load
-    idle_w: float = 120.0  # its draw with the model loaded and no session
-    # With a chain: periodic posts at most this often (energy-clock seconds; state changes
-    # always post). The contract counts a report fresh for its maxAge (900 s by default).
-    attest_interval_s: float = DEFAULT_ATTEST_INTERVAL_S
+class GatedServer(Protocol):
+    """What the energy gate needs from the inferer it gates (``InfererServer``)."""
 
-    def __post_init__(self) -> None:
-        if self.mode not in ADAPTERS:
-            raise ConfigError(f"--energy {self.mode!r}: use one of {', '.join(ENERGY_MODES)}")
-        if self.clock_speed <= 0 or self.watts < 0:
-            raise ConfigError("--clock-speed must be positive and --energy-watts non-negative")
-        if self.attest_interval_s <= 0:
-            raise ConfigError(f"--attest-interval must be positive, got {self.attest_interval_s}")
-        if self.mode != "trace" and (self.trace_date is not None or self.clock_speed != 1.0):
-            raise ConfigError("--trace-date and --clock-speed go with --energy trace")
-        if not 1.0 <= self.window_s <= 3600.0:
-            raise ConfigError(f"--energy-window must be within 1..3600 s (30-60 recommended), got {self.window_s}")
-        self.controller_config()  # its checks (draws) fail here, before anything starts
-
-    def controller_config(self) -> ControllerConfig:
-        return ControllerConfig(power_w=self.power_w, idle_w=self.idle_w,
-                                window_s=max(self.window_s, 3 * self.poll_s),
-                                stale_after_s=max(30.0, 3 * self.poll_s))
-
-    def adapter(self) -> Any:
-        """The adapter, built now (a real inverter is first read by the runner)."""
-        if self.mode == "fixed":
-            return make_adapter("fixed", **{"available_w": self.watts, **self.adapter_options})
-        if self.mode == "trace":
-            return make_adapter("trace", **{
-                "site": self.trace_site, "utc_offset_h": self.tz_offset, "start": "local-noon",
-                "date": self.trace_date, "speed": self.clock_speed, **self.adapter_options})
-        return make_adapter(self.mode, **self.adapter_options)
+    address: str
+    config: InfererConfig
+    state: ServerState  # the gate moves it: loading, online, draining, offline
+    blocks: tuple[int, int] | None
 
     @property
-    def poll_s(self) -> float:
-        """Clock seconds between reads: 5 s, but at most one read per wall second."""
-        return max(5.0, self.clock_speed)
+    def span_loaded(self) -> bool: ...
+    async def load_span(self, start: int, end: int) -> None: ...
+    async def unload_span(self) -> None: ...
+    async def safe_announce(self, ttl: float | None = None) -> None: ...
+    async def sessions_ended(self, timeout_s: float) -> None: ...
+    def open_sessions(self) -> int: ...
 
 
 class _ServerHost:
-    """``node.energy.host.ServingHost`` over an ``InfererServer``'s span service."""
+    """``node.energy.serving.ServingHost`` over a ``GatedServer``."""
 
-    def __init__(self, server: InfererServer) -> None:
+    def __init__(self, server: GatedServer) -> None:
         self.server = server
         self.capacity = 0
 
     async def load(self) -> None:
         s = self.server
-        if s.service is None:
+        if not s.span_loaded:
             assert s.blocks is not None
             s.state = ServerState.LOADING
-            await s._safe_announce()
-            await s._load(*s.blocks)
+            await s.safe_announce()
+            await s.load_span(*s.blocks)
         s.state = ServerState.ONLINE
-        await s._safe_announce()
+        await s.safe_announce()
         log.info("energy: online")
 
     async def drain(self, timeout_s: float) -> None:
         s = self.server
         s.state = ServerState.DRAINING
-        await s._safe_announce()
-        await s._sessions_ended(timeout_s)
+        await s.safe_announce()
+        await s.sessions_ended(timeout_s)
 
     async def unload(self) -> None:
         s = self.server
-        old, s.service = s.service, None
-        if old is not None:
-            await old.shutdown()
+        await s.unload_span()
         s.state = ServerState.OFFLINE
-        await s._safe_announce()
+        await s.safe_announce()
         log.info("energy: offline (span unloaded)")
 
     def set_capacity(self, sessions: int) -> None:
         self.capacity = max(0, sessions)
 
     def active_sessions(self) -> int:
-        service = self.server.service
-        return len(service.sessions) if service is not None else 0
+        return self.server.open_sessions()
 
 
 class ServerEnergy:
-    def __init__(self, server: InfererServer, options: EnergyOptions) -> None:
+    def __init__(self, server: GatedServer, options: EnergyOptions) -> None:
         self.server = server
         self.options = options
         self.adapter = options.adapter()
@@ -213,8 +169,6 @@ class ServerEnergy:
     def use_chain(self, chain: Any, send: Any) -> None:
         """Sign under the deployed EnergyAttestations domain and post due reports with
         ``send(call)`` (e.g. ``transact(w3, account, call)``). Call before ``start``."""
-        from node.chain.eip712 import Domain
-
         contract = chain.energy.c
         self.attester.domain = Domain.of(contract)
         self.poster = self.attester.poster = ChainPoster(contract, send)

@@ -17,11 +17,9 @@ from hivemind.proto import runtime_pb2
 
 from node.swarm.errors import SwarmError, short_peer
 from node.swarm.peer import connect
-from node.swarm.wire import StepRequest, unpack_ack
+from node.swarm.wire import PUSH_HANDLER, StepRequest, pack, unpack_ack
 
 log = logging.getLogger(__name__)
-
-PUSH_HANDLER = "heliomesh.push"
 
 
 class PushError(SwarmError):
@@ -90,9 +88,7 @@ class PushChannel:
         key = (message.session_id, message.step)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
-        out.put_nowait(
-            runtime_pb2.ExpertRequest(metadata=message.model_dump_json().encode(), tensors=[tensor])
-        )
+        out.put_nowait(pack(message, tensor))
         return future
 
     async def wait_ack(self, message: StepRequest, future: asyncio.Future[None]) -> None:

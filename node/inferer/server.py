@@ -28,14 +28,15 @@ from node.core.manifest import Manifest
 from node.engine.host import EngineLimits
 from node.engine.span import Span
 from node.inferer.config import InfererConfig
-from node.inferer.push import PUSH_HANDLER
-from node.inferer.service import INFERENCE_HANDLER, INFO_HANDLER, SpanService
+from node.inferer.energy import ServerEnergy
+from node.inferer.service import SpanService
 from node.inferer.throughput import measure_throughput
 from node.swarm.balance import block_throughputs, choose_best_start, should_move
 from node.swarm.errors import short_peer
 from node.swarm.evidence import CommitmentSigner, default_domain
 from node.swarm.peer import Peer, start_peer
 from node.swarm.records import ServerRecord, ServerState, sign_record, software_version
+from node.swarm.wire import INFERENCE_HANDLER, INFO_HANDLER, PUSH_HANDLER
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,8 @@ class InfererServer:
         self.chain: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
-        self.energy: Any = None  # node.inferer.energy.ServerEnergy with --energy fixed|trace
+        self.energy: ServerEnergy | None = None  # the energy gate, with --energy
         if config.energy is not None:
-            from node.inferer.energy import ServerEnergy
-
             self.energy = ServerEnergy(self, config.energy)
 
     # --- life cycle -------------------------------------------------------------------
@@ -81,7 +80,7 @@ class InfererServer:
         self.blocks = blocks
         self.state = ServerState.LOADING
         await self.announce()
-        await self._load(*blocks)
+        await self.load_span(*blocks)
         if self.config.chain is not None:
             await asyncio.to_thread(self._stake)
         if self.energy is not None:
@@ -118,24 +117,37 @@ class InfererServer:
         try:
             if self.service is not None and self.state == ServerState.ONLINE:
                 self.state = ServerState.DRAINING
-                await self._safe_announce()
-                await self._sessions_ended(self.config.drain_timeout_s)
+                await self.safe_announce()
+                await self.sessions_ended(self.config.drain_timeout_s)
             self.state = ServerState.OFFLINE
-            await self._safe_announce(ttl=OFFLINE_TTL_S)
+            await self.safe_announce(ttl=OFFLINE_TTL_S)
             if self.service is not None:
                 await self.service.shutdown()
         finally:
             await self.peer.shutdown()
             log.info("offline")
 
-    async def _sessions_ended(self, timeout_s: float) -> None:
+    async def sessions_ended(self, timeout_s: float) -> None:
         """Wait (draining) until the open sessions end or ``timeout_s`` passes."""
         deadline = time.monotonic() + timeout_s
         while self.service is not None and self.service.sessions and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
 
+    def open_sessions(self) -> int:
+        return len(self.service.sessions) if self.service is not None else 0
+
     # --- span ---------------------------------------------------------------------------
-    async def _load(self, start: int, end: int) -> None:
+    @property
+    def span_loaded(self) -> bool:
+        return self.service is not None
+
+    async def unload_span(self) -> None:
+        """Stop serving the span and drop it (its sessions end)."""
+        old, self.service = self.service, None
+        if old is not None:
+            await old.shutdown()
+
+    async def load_span(self, start: int, end: int) -> None:
         span = await asyncio.to_thread(Span, self.config.model_dir, start, end, quant=self.config.quant)
         limits = EngineLimits(
             max_length=self.config.cache_tokens,
@@ -211,13 +223,12 @@ class InfererServer:
         self.state = ServerState.DRAINING
         await self.announce()
         assert self.service is not None
-        await self._sessions_ended(self.config.drain_timeout_s)
-        old, self.service = self.service, None
-        await old.shutdown()
+        await self.sessions_ended(self.config.drain_timeout_s)
+        await self.unload_span()
         self.blocks = (start, start + length)
         self.state = ServerState.LOADING
         await self.announce()
-        await self._load(*self.blocks)
+        await self.load_span(*self.blocks)
         self.state = ServerState.ONLINE
         await self.announce()
         log.info("online again: blocks %d:%d", *self.blocks)
@@ -226,7 +237,7 @@ class InfererServer:
     def _stake(self) -> None:
         from node.chain.bindings import HelioChain
         from node.chain.connect import connect, local_account
-        from node.chain.eip712 import Domain
+        from node.crypto.eip712 import Domain
 
         chain_config = self.config.chain
         assert chain_config is not None and self.peer is not None and self.blocks is not None
@@ -282,7 +293,7 @@ class InfererServer:
         if not ok:
             log.warning("some DHT stores failed; retrying at the next refresh")
 
-    async def _safe_announce(self, ttl: float | None = None) -> None:
+    async def safe_announce(self, ttl: float | None = None) -> None:
         try:
             await asyncio.wait_for(self.announce(ttl), 5.0)
         except Exception as exc:  # leaving must not hang on a dead DHT

@@ -26,16 +26,19 @@ from eth_utils.crypto import keccak
 from hivemind.p2p import P2P, P2PContext
 from hivemind.proto import runtime_pb2
 
+from node.engine.codecs import WIRE_DTYPES
 from node.engine.errors import EngineError
 from node.engine.host import EngineLimits, SpanHost
-from node.engine.host import StepRequest as EngineStep
+from node.engine.session import StepRequest as EngineStep
 from node.engine.span import Span
-from node.inferer.push import PUSH_HANDLER, PushChannels, PushError
+from node.inferer.push import PushChannels, PushError
 from node.inferer.subspan import SubSpans
 from node.swarm.errors import ProtocolError, SessionError, SwarmError, WrongSpanError, short_peer
-from node.swarm.evidence import CommitmentSigner, chain_input, input_seed, session_key
+from node.swarm.evidence import CommitmentSigner, InputChain, input_seed, session_key
 from node.swarm.wire import (
-    WIRE_DTYPES,
+    INFERENCE_HANDLER,
+    INFO_HANDLER,
+    PUSH_HANDLER,
     ErrorReply,
     NextHop,
     Opened,
@@ -45,15 +48,12 @@ from node.swarm.wire import (
     StepRequest,
     StepResult,
     decode_hidden,
-    encode_tensor,
+    encode_hidden,
     pack_response,
     unpack_client,
 )
 
 log = logging.getLogger(__name__)
-
-INFERENCE_HANDLER = "heliomesh.inference"
-INFO_HANDLER = "heliomesh.info"
 
 
 @dataclass
@@ -75,9 +75,10 @@ class Session:
     end: int
     host: SpanHost
     wire_dtype: str
+    codec: str  # node.engine.codecs: how hidden states are encoded both ways
     client: str
+    hashes: InputChain  # the inputs so far, for the commitments
     inbox: asyncio.Queue[Inbound | Exception | None] = field(default_factory=asyncio.Queue)
-    hashes: list[tuple[int, bytes]] = field(default_factory=list)  # (position, input hash)
     steps: int = 0
 
 
@@ -198,10 +199,9 @@ class SpanService:
             if host is not self.main_host:
                 self.main_host.close(message.session_id)
             raise
+        seed = input_seed(self.model_id, message.start, message.end, message.wire_dtype, message.codec)
         session = Session(message.session_id, message.start, message.end, host,
-                          message.wire_dtype, client)
-        session.hashes.append((0, input_seed(self.model_id, message.start, message.end,
-                                             message.wire_dtype)))
+                          message.wire_dtype, message.codec, client, InputChain(seed))
         self.sessions[session.session_id] = session
         self.stats.opened += 1
         return session
@@ -216,7 +216,7 @@ class SpanService:
     def _inbound(self, message: StepRequest, tensor: runtime_pb2.Tensor | None,
                  session: Session, origin: str) -> Inbound:
         hidden = decode_hidden(tensor, hidden_size=self.hidden_size, dtype=session.wire_dtype,
-                               max_tokens=self.limits.max_chunk_tokens)
+                               max_tokens=self.limits.max_chunk_tokens, codec=session.codec)
         return Inbound(message.step, message.position, hidden, bytes(tensor.buffer),  # type: ignore[union-attr]
                        list(message.next), origin)
 
@@ -263,19 +263,15 @@ class SpanService:
         future = session.host.submit(EngineStep(session.session_id, item.hidden, item.position))
         output = await asyncio.wrap_future(future)
         compute_s = time.perf_counter() - started
-        output = output.to(WIRE_DTYPES[session.wire_dtype])
-        proto = encode_tensor(output)
+        proto = encode_hidden(output.to(WIRE_DTYPES[session.wire_dtype]), session.codec)
         pushed = False
         if item.next:  # forward first: the next server is waiting for this
             await self._forward(item, proto, outbox)
             pushed = True
         # The input hash chains every input before this position (a replayed or repeated
         # step rolls the chain back with the cache).
-        while session.hashes and session.hashes[-1][0] > item.position:
-            session.hashes.pop()
-        previous = session.hashes[-1][1]
-        input_hash = chain_input(previous, item.data)
-        session.hashes.append((item.position + item.hidden.shape[1], input_hash))
+        input_hash = session.hashes.hash_step(item.position, item.data)
+        session.hashes.record(item.position + item.hidden.shape[1], input_hash)
         output_hash = keccak(proto.buffer)
         digest = self.signer.digest(session_key(session.session_id), item.step, input_hash, output_hash)
         signature = self.signer.sign(self.key, digest)
@@ -284,8 +280,7 @@ class SpanService:
             output_hash="0x" + output_hash.hex(), signature="0x" + signature.hex(),
             compute_ms=round(compute_s * 1e3, 3), pushed=pushed,
         )
-        outbox.put_nowait(runtime_pb2.ExpertResponse(
-            metadata=result.model_dump_json().encode(), tensors=[proto]))
+        outbox.put_nowait(pack_response(result, proto))
         session.steps += 1
         self.stats.steps += 1
         self.stats.tokens += item.hidden.shape[1]
@@ -342,7 +337,7 @@ class SpanService:
                 self.stats.errors += 1
                 log.warning("refused a push from %s: %s", short_peer(origin), exc)
                 ack = PushAck(session_id=session_id, step=max(step, 0), ok=False, error=str(exc)[:2000])
-            yield runtime_pb2.ExpertResponse(metadata=ack.model_dump_json().encode())
+            yield pack_response(ack)
 
     async def shutdown(self) -> None:
         await self.pushes.close()

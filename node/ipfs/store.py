@@ -14,7 +14,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Literal
 
-from node.core.errors import ConfigError
 from node.ipfs.ratelimit import RateLimiter
 
 Backend = Literal["embedded", "kubo-rpc"]
@@ -93,27 +92,3 @@ class IpfsStore(abc.ABC):
     ) -> None:
         self.close()
 
-
-def open_store(
-    backend: str = "embedded",
-    *,
-    data_dir: Path | None = None,
-    api: str | None = None,
-    listen: list[str] | None = None,
-) -> IpfsStore:
-    """Open a store. ``embedded`` needs ``data_dir`` (its Kubo repo lives in
-    ``<data_dir>/ipfs``); ``kubo-rpc`` needs ``api`` (e.g. ``http://127.0.0.1:5001``)."""
-    if backend == "embedded":
-        from node.ipfs.embedded import EmbeddedStore
-
-        if data_dir is None:
-            raise ConfigError("the embedded IPFS backend needs a data dir (--data-dir)")
-        store: IpfsStore = EmbeddedStore(data_dir, listen=listen) if listen else EmbeddedStore(data_dir)
-        return store
-    if backend == "kubo-rpc":
-        from node.ipfs.rpc import KuboRpcStore
-
-        if not api:
-            raise ConfigError("the kubo-rpc backend needs the daemon's API URL (--api)")
-        return KuboRpcStore(api)
-    raise ConfigError(f"unknown IPFS backend {backend!r}; use one of: {', '.join(BACKENDS)}")

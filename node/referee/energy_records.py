@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
-from node.chain.eip712 import Domain
+from node.crypto.eip712 import Domain
 from node.energy.attest import energy_domain
 from node.referee.energy import (
     EnergyBook,

@@ -1,5 +1,6 @@
 """``TtlMemo``: answers from the chain remembered for ``ttl_s`` seconds, shared by the
-referee's chain-backed checks (``stake.StakeCache``, ``energy_keys.AttestationKeys``).
+referee's chain-backed checks (``stake.StakeCache``, ``energy_keys.AttestationKeys``) and the
+gateway's ``ModelCatalog``.
 
 Thread-safe; the lookup itself runs outside the lock (a slow RPC must not block other
 keys), so two threads may both ask for the same key at once: harmless, the last wins.

@@ -21,7 +21,7 @@ from web3.types import TxReceipt
 
 from node.chain import Anvil, connect, deploy_all, ensure_compiled, local_account, transact
 from node.chain.devkeys import DEV_ACCOUNTS
-from node.chain.eip712 import Domain
+from node.crypto.eip712 import Domain
 from node.energy.attest import ChainPoster, EnergyAttester, EnergyPayload, PostingPolicy
 from node.energy.controller import Decision
 from node.energy.reading import EnergyReading

@@ -5,11 +5,12 @@
 - ``peer``     ``PeerConfig``, ``start_peer`` (libp2p peer + DHT node), ``connect``, ``LoopThread``, ``run``
 - ``relay``    NAT'd peers via libp2p circuit relays: static relays, circuit addresses,
                ``daemon_maddr``, ``relay_carries`` (p2pd's 128 KiB default-relay race)
-- ``wire``     protocol messages (open/step/push/result/error) and the hidden-state codec
-- ``evidence`` ``CommitmentSigner``: EIP-712 ``OutputCommitment`` per step; input hash chains
+- ``wire``     the wire protocol: handler names, messages (open/step/push/result/error), and
+               hidden states encoded through ``node.engine.codecs`` (any codec per session)
+- ``evidence`` ``CommitmentSigner``: EIP-712 ``OutputCommitment`` per step; ``InputChain``, the
+               input hash chain (with rollback) both client and server keep
 - ``balance``  span selection (Petals' rule) and the move check (``should_move``)
 - ``errors``   ``MissingBlocksError``, ``PeerFailure``, ``ProtocolError``, ``SessionError``, …
-- ``local``    ``LocalSwarm``: bootstrap + inferer processes on loopback (demo, tests, bench)
 - ``delay``    ``DelayRelay``: a delaying TCP relay (simulated distance)
 - ``netns``    ``Namespace``: test network namespace with a ``tbf`` upload cap
 

@@ -20,7 +20,7 @@ from eth_keys.datatypes import PrivateKey
 from eth_keys.main import lazy_key_api as keys  # what `from eth_keys import keys` gives
 from eth_utils.crypto import keccak
 
-from node.chain.eip712 import VERIFICATION_DOMAIN_NAME, Domain, OutputCommitment
+from node.crypto.eip712 import VERIFICATION_DOMAIN_NAME, Domain, OutputCommitment
 from node.swarm.errors import ProtocolError
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
@@ -31,13 +31,38 @@ def default_domain(chain_id: int = 31337, verifying_contract: str = ZERO_ADDRESS
     return Domain(VERIFICATION_DOMAIN_NAME, chain_id, verifying_contract)
 
 
-def input_seed(model_id: str, start: int, end: int, dtype: str) -> bytes:
-    return keccak(f"heliomesh-span-v1|{model_id}|{start}|{end}|{dtype}".encode())
+def input_seed(model_id: str, start: int, end: int, dtype: str, codec: str = "none") -> bytes:
+    """The chain's seed: the model, the span, the wire dtype and (unless ``none``) the codec."""
+    encoding = dtype if codec == "none" else f"{dtype}|{codec}"
+    return keccak(f"heliomesh-span-v1|{model_id}|{start}|{end}|{encoding}".encode())
 
 
 def chain_input(previous: bytes, data: bytes) -> bytes:
     """The input hash after one more chunk: keccak(previous || keccak(chunk bytes))."""
     return keccak(previous + keccak(data))
+
+
+class InputChain:
+    """One session's input hash chain on one span, as (position reached, hash) links from
+    the seed at position 0. Both ends keep one: the server to sign, the client to check.
+
+    A step at a position the session already passed (a replay, a push racing the
+    client's own send) rolls the chain back with the KV cache, so it chains onto the
+    hash the cache had at that position."""
+
+    def __init__(self, seed: bytes) -> None:
+        self.links: list[tuple[int, bytes]] = [(0, seed)]
+
+    def hash_step(self, position: int, data: bytes) -> bytes:
+        """The input hash of a chunk (its wire bytes ``data``) at ``position``: rolls the
+        chain back to ``position`` first; ``record`` the result once it is accepted."""
+        while len(self.links) > 1 and self.links[-1][0] > position:
+            self.links.pop()
+        return chain_input(self.links[-1][1], data)
+
+    def record(self, end: int, input_hash: bytes) -> None:
+        """Append the link for a chunk that ends at position ``end``."""
+        self.links.append((end, input_hash))
 
 
 def session_key(session_id: str) -> bytes:

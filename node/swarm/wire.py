@@ -1,16 +1,22 @@
-"""Wire formats: every message a peer sends, validated before anything acts on it.
+"""The wire protocol: handler names, every message a peer sends (validated before anything
+acts on it), and the hidden-state encoding (through ``node.engine.codecs``).
 
 Messages travel as hivemind ``ExpertRequest``/``ExpertResponse`` protobufs: ``metadata``
 holds one JSON message below (a ``type`` field picks the schema) and ``tensors`` holds at
-most one hidden-state tensor, raw little-endian bytes in the wire dtype.
+most one hidden-state tensor, in the session's wire dtype encoded by the session's codec
+(``OpenRequest.codec``; the default ``none`` is the raw little-endian bytes).
 
-Inference stream (client → server, one stream per hop, opened once per session)::
+Inference stream (``INFERENCE_HANDLER``: client → server, one stream per hop, opened once
+per session)::
 
     open → opened        then   step → result (+ push_failed if forwarding failed)
 
-Push stream (server → next server, one stream per neighbour, shared by sessions)::
+Push stream (``PUSH_HANDLER``: server → next server, one stream per neighbour, shared by
+sessions)::
 
     push → ack
+
+``INFO_HANDLER`` (unary): the server's record and session count; also the ping.
 
 An ``error`` message ends an inference stream; the server keeps serving everyone else.
 """
@@ -24,8 +30,14 @@ import torch
 from hivemind.proto import runtime_pb2
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
+from node.engine.codecs import WIRE_DTYPES, CodecName, WireDtype, decode, get_codec
+from node.engine.errors import CodecError
 from node.swarm.errors import ProtocolError
 from node.swarm.records import MAX_BLOCKS, PEER_ID_PATTERN, check_maddr
+
+INFERENCE_HANDLER = "heliomesh.inference"
+PUSH_HANDLER = "heliomesh.push"
+INFO_HANDLER = "heliomesh.info"
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # hivemind's per-message cap
 MAX_TENSOR_BYTES = MAX_MESSAGE_BYTES - 64 * 1024  # room for metadata and framing
@@ -33,13 +45,6 @@ MAX_METADATA_BYTES = 32 * 1024
 MAX_SESSION_LENGTH = 1 << 16  # tokens; a session asks for its own max_length below this
 MAX_NEXT_HOPS = 64
 SESSION_ID_PATTERN = r"^[0-9a-f]{64}$"  # 32 random bytes, hex
-
-WIRE_DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32,
-    "bfloat16": torch.bfloat16,
-    "float16": torch.float16,
-}
-WireDtype = Literal["float32", "bfloat16", "float16"]
 
 PeerIdStr = Annotated[str, Field(pattern=PEER_ID_PATTERN.pattern)]
 SessionId = Annotated[str, Field(pattern=SESSION_ID_PATTERN)]
@@ -70,6 +75,7 @@ class OpenRequest(_Message):
     end: int = Field(gt=0, le=MAX_BLOCKS)
     max_length: int = Field(gt=0, le=MAX_SESSION_LENGTH)
     wire_dtype: WireDtype = "float32"
+    codec: CodecName = "none"  # how the session's hidden states are encoded (node.engine.codecs)
 
 
 class StepRequest(_Message):
@@ -134,15 +140,22 @@ _client_adapter: TypeAdapter[OpenRequest | StepRequest] = TypeAdapter(ClientMess
 _server_adapter: TypeAdapter[Opened | StepResult | PushFailed | ErrorReply] = TypeAdapter(ServerMessage)
 
 
-def pack(message: _Message, tensor: torch.Tensor | None = None) -> runtime_pb2.ExpertRequest:
-    """One protobuf carrying ``message`` and optionally one tensor."""
-    tensors = [encode_tensor(tensor)] if tensor is not None else []
-    return runtime_pb2.ExpertRequest(metadata=message.model_dump_json().encode(), tensors=tensors)
+def pack(message: _Message, tensor: torch.Tensor | runtime_pb2.Tensor | None = None) -> runtime_pb2.ExpertRequest:
+    """One protobuf carrying ``message`` and optionally one tensor (a torch tensor is
+    encoded raw, codec ``none``; an encoded one travels as it is)."""
+    return runtime_pb2.ExpertRequest(metadata=message.model_dump_json().encode(), tensors=_tensors(tensor))
 
 
-def pack_response(message: _Message, tensor: torch.Tensor | None = None) -> runtime_pb2.ExpertResponse:
-    tensors = [encode_tensor(tensor)] if tensor is not None else []
-    return runtime_pb2.ExpertResponse(metadata=message.model_dump_json().encode(), tensors=tensors)
+def pack_response(
+    message: _Message, tensor: torch.Tensor | runtime_pb2.Tensor | None = None
+) -> runtime_pb2.ExpertResponse:
+    return runtime_pb2.ExpertResponse(metadata=message.model_dump_json().encode(), tensors=_tensors(tensor))
+
+
+def _tensors(tensor: torch.Tensor | runtime_pb2.Tensor | None) -> list[runtime_pb2.Tensor]:
+    if tensor is None:
+        return []
+    return [encode_hidden(tensor) if isinstance(tensor, torch.Tensor) else tensor]
 
 
 def unpack_client(proto: Any) -> tuple[OpenRequest | StepRequest, runtime_pb2.Tensor | None]:
@@ -170,43 +183,53 @@ def _unpack(proto: Any, adapter: TypeAdapter[_M]) -> tuple[_M, runtime_pb2.Tenso
     return message, (proto.tensors[0] if proto.tensors else None)
 
 
-def encode_tensor(tensor: torch.Tensor) -> runtime_pb2.Tensor:
-    """Raw bytes of a contiguous tensor in one of ``WIRE_DTYPES`` (no lossy codec)."""
+def encode_hidden(tensor: torch.Tensor, codec: str = "none") -> runtime_pb2.Tensor:
+    """A tensor in one of ``WIRE_DTYPES``, encoded by ``codec`` (``none``: its raw bytes)."""
     name = next((k for k, v in WIRE_DTYPES.items() if v == tensor.dtype), None)
     if name is None:
         raise ProtocolError(f"cannot send dtype {tensor.dtype}; use one of {list(WIRE_DTYPES)}")
-    data = tensor.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
-    if len(data) > MAX_TENSOR_BYTES:
+    proto = get_codec(codec).encode(tensor)
+    if len(proto.buffer) > MAX_TENSOR_BYTES:
         raise ProtocolError(
-            f"tensor of {len(data)} bytes is over the {MAX_TENSOR_BYTES}-byte message cap; "
+            f"tensor of {len(proto.buffer)} bytes is over the {MAX_TENSOR_BYTES}-byte message cap; "
             "send the tokens in smaller chunks"
         )
-    return runtime_pb2.Tensor(buffer=data, size=list(tensor.shape), dtype=name)
+    return proto
 
 
 def decode_hidden(
-    proto: runtime_pb2.Tensor | None, *, hidden_size: int, dtype: str, max_tokens: int
+    proto: runtime_pb2.Tensor | None, *, hidden_size: int, dtype: str, max_tokens: int,
+    codec: str = "none",
 ) -> torch.Tensor:
-    """Check and decode hidden states of shape (1, T, hidden_size) in ``dtype``."""
+    """Check and decode hidden states of shape (1, T, hidden_size) that a session with
+    wire dtype ``dtype`` and ``codec`` sends (``none``: the tensor comes back in ``dtype``)."""
     if proto is None:
         raise ProtocolError("the message carries no hidden states")
-    if proto.dtype != dtype:
-        raise ProtocolError(f"hidden states are {proto.dtype or '?'}, the session uses {dtype}")
+    session_codec = get_codec(codec)
+    carried = str(session_codec.carried_dtype(WIRE_DTYPES[dtype])).removeprefix("torch.")
+    if proto.compression != session_codec.compression or proto.dtype != carried:
+        got = proto.dtype or "?"
+        if proto.compression != runtime_pb2.CompressionType.NONE or codec != "none":
+            got += f" ({_compression(proto.compression)})"
+            dtype += f" (codec {codec})"
+        raise ProtocolError(f"hidden states are {got}, the session uses {dtype}")
     shape = tuple(proto.size)
     if len(shape) != 3 or shape[0] != 1 or shape[2] != hidden_size or not 1 <= shape[1] <= max_tokens:
         raise ProtocolError(
             f"hidden states must have shape (1, T, {hidden_size}) with 1 ≤ T ≤ {max_tokens}, "
             f"got {shape}"
         )
-    torch_dtype = WIRE_DTYPES[dtype]
-    expected = shape[1] * hidden_size * torch_dtype.itemsize
-    if len(proto.buffer) != expected:
-        raise ProtocolError(f"tensor buffer is {len(proto.buffer)} bytes, shape says {expected}")
-    tensor = torch.frombuffer(bytearray(proto.buffer), dtype=torch_dtype).reshape(shape)
+    try:
+        tensor = decode(proto)
+    except CodecError as exc:
+        raise ProtocolError(str(exc)) from None
     if not torch.isfinite(tensor).all():
         raise ProtocolError("hidden states contain NaN or infinity")
     return tensor
 
 
-def tensor_bytes(proto: runtime_pb2.Tensor) -> bytes:
-    return bytes(proto.buffer)
+def _compression(value: int) -> str:
+    try:
+        return str(runtime_pb2.CompressionType.Name(value))
+    except ValueError:
+        return str(value)

@@ -15,10 +15,11 @@ import pytest
 import torch
 
 from node.client import ClientModel, SamplingParams, generate_tokens
-from node.client.swarm_route import ClientConfig, SwarmClient
+from node.client.swarm_client import SwarmClient
+from node.client.swarm_config import ClientConfig
 from node.engine import InProcessRoute, Span
+from node.harness.swarm import LocalSwarm, SwarmProcess
 from node.swarm.errors import MissingBlocksError
-from node.swarm.local import LocalSwarm, SwarmProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 MODEL = "smollm2-135m-instruct"

@@ -16,7 +16,8 @@ from web3.contract import Contract
 from node.chain.anvil import Anvil
 from node.chain.artifacts import ContractArtifact, ensure_compiled, load_artifact
 from node.chain.connect import connect
-from node.chain.deploy import Deployment, deploy_all
+from node.chain.deploy import deploy_all
+from node.chain.deployment import Deployment
 from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS
 
 

@@ -1,4 +1,4 @@
-"""The EIP-712 digests node/chain/eip712.py computes equal the deployed contracts' own
+"""The EIP-712 digests node/crypto/eip712.py computes equal the deployed contracts' own
 (``hashReport``, ``hashVoucher``, ``hashCommitment``, ``hashFraudClaim``), over random
 field values, and each contract's typehash equals the Python type string's."""
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from web3 import Web3
 from web3.contract import Contract
 
-from node.chain.eip712 import (
+from node.crypto.eip712 import (
     ENERGY_DOMAIN_NAME,
     PAYMENTS_DOMAIN_NAME,
     VERIFICATION_DOMAIN_NAME,

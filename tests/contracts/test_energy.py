@@ -9,8 +9,8 @@ from chainkit import actor, advance, events, fund_eth, make_inferer, now, revert
 from web3 import Web3
 from web3.contract import Contract
 
-from node.chain.eip712 import Domain, EnergyReport, InfererState
 from node.chain.params import ChainParams
+from node.crypto.eip712 import Domain, EnergyReport, InfererState
 
 pytestmark = pytest.mark.chain
 E = "EnergyAttestations"

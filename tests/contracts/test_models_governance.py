@@ -22,8 +22,8 @@ from web3.exceptions import ContractCustomError
 
 from node.chain.artifacts import load_artifact
 from node.chain.devkeys import DEV_ACCOUNTS
-from node.chain.eip712 import model_key
 from node.chain.params import ChainParams
+from node.crypto.eip712 import model_key
 
 pytestmark = pytest.mark.chain
 M = "ModelRegistry"

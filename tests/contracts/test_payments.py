@@ -21,8 +21,8 @@ from chainkit import (
 from web3 import Web3
 from web3.contract import Contract
 
-from node.chain.eip712 import Domain, Voucher, model_key
 from node.chain.merkle import RewardTree
+from node.crypto.eip712 import Domain, Voucher, model_key
 
 pytestmark = pytest.mark.chain
 PAY = "Payments"

@@ -35,8 +35,8 @@ from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
 from node.chain.devkeys import DEV_ACCOUNTS
-from node.chain.eip712 import Domain, Voucher, model_key
 from node.chain.merkle import RewardTree
+from node.crypto.eip712 import Domain, Voucher, model_key
 
 pytestmark = pytest.mark.chain
 DEMO = model_key("smollm2-135m-instruct")

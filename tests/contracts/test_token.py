@@ -15,7 +15,8 @@ from web3.logs import DISCARD
 
 from node.chain.artifacts import ContractArtifact
 from node.chain.connect import local_account, transact
-from node.chain.deploy import FAUCET_DRIP, FAUCET_RESERVE, INITIAL_SUPPLY, Deployment
+from node.chain.deploy import FAUCET_DRIP, FAUCET_RESERVE, INITIAL_SUPPLY
+from node.chain.deployment import Deployment
 from node.chain.devkeys import DEV_ACCOUNTS
 from node.chain.params import ChainParams
 

@@ -19,8 +19,8 @@ from chainkit import (
 from web3 import Web3
 from web3.contract import Contract
 
-from node.chain.eip712 import Domain, FraudClaim, OutputCommitment, evidence_hash
 from node.chain.params import ChainParams
+from node.crypto.eip712 import Domain, FraudClaim, OutputCommitment, evidence_hash
 
 pytestmark = pytest.mark.chain
 V = "Verification"
@@ -139,7 +139,7 @@ def test_fraud_claim_quorum_window_and_slash(
 def test_confirm_with_relayed_signatures(w3: Web3, ver: Contract, world: dict) -> None:
     cid = claim(w3, ver, world)
     accused, _, reporter, _, _, inp, out, evidence = ver.functions.claimOf(cid).call()
-    # The evidence hash is what node/chain/eip712.py computes from the digests.
+    # The evidence hash is what node/crypto/eip712.py computes from the digests.
     domain = Domain.of(ver)
     digests = [
         OutputCommitment(b"\x05" * 32, 3, INPUT, o).digest(domain)

@@ -12,7 +12,7 @@ import pytest
 from gwkit import MODEL
 
 from gateway.app import create_app
-from gateway.routes import ServedModel, in_process_routes
+from gateway.served_model import ServedModel, in_process_routes
 from gateway.server import GatewayServer
 from gateway.settings import GatewaySettings
 from gateway.state import Gateway, build_gateway
@@ -102,7 +102,7 @@ SWARM_INFERERS = (((0, 15), 5, "1"), ((15, 30), 6, "8"))  # (blocks, dev key, UT
 
 @pytest.fixture(scope="session")
 def energy_swarm(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from node.swarm.local import LocalSwarm
+    from node.harness.swarm import LocalSwarm
 
     with LocalSwarm(smollm2_dir, tmp_path_factory.mktemp("swarm-logs"), refresh_s=5) as local:
         local.start_bootstrap()

@@ -14,20 +14,20 @@ from eth_account import Account
 from gwkit import CLIENT, INFERER, MODEL, QUESTION
 
 from gateway.app import create_app
-from gateway.chain import ChainLink
+from gateway.chain_link import ChainLink
 from gateway.server import GatewayServer
 from gateway.settings import GatewaySettings
 from gateway.state import build_gateway
 from node.chain import Anvil, connect, deploy_all, ensure_compiled
 from node.chain.bindings import HelioChain
 from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS
-from node.chain.eip712 import PAYMENTS_DOMAIN_NAME, Domain
 from node.client.vouchers import (
     CONTRIBUTOR_HEADER,
     VOUCHER_HEADER,
     VoucherWallet,
     contributor_header,
 )
+from node.crypto.eip712 import PAYMENTS_DOMAIN_NAME, Domain
 
 pytestmark = [pytest.mark.chain, pytest.mark.model, pytest.mark.slow]
 
@@ -75,7 +75,7 @@ def test_paid_requests_on_chain_and_batch_redemption(running, chain: ChainLink) 
     for _ in range(2):  # over the free limit of 1/min: paid requests are not rate-limited
         assert client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2).choices
 
-    generated = gateway.engine.tokens_generated
+    generated = gateway.generator.tokens_generated
     over = VoucherWallet.from_gateway_info(info, private_key=CLIENT.private_key, channel=channel)
     over.charged_total = wallet.charged_total
     r = httpx.post(f"{url}/v1/chat/completions", json={"model": MODEL, "messages": QUESTION, "max_tokens": 2},
@@ -85,7 +85,7 @@ def test_paid_requests_on_chain_and_batch_redemption(running, chain: ChainLink) 
     r = httpx.post(f"{url}/v1/chat/completions", json={"model": MODEL, "messages": QUESTION, "max_tokens": 2},
                    headers={VOUCHER_HEADER: over.header(HELIO)}, timeout=60)
     assert r.status_code == 402 and r.json()["error"]["code"] == "wrong_chain"
-    assert gateway.engine.tokens_generated == generated  # refused before any inference
+    assert gateway.generator.tokens_generated == generated  # refused before any inference
 
     accepted = gateway.desk.accounts[channel].accepted
     assert gateway.redeem_loop.redeem_now() == 1
@@ -145,7 +145,7 @@ def test_helio_wallet_and_chat_cli(running, chain: ChainLink, tmp_path, monkeypa
 def test_contribution_epoch_is_posted_and_claimed(running, chain: ChainLink) -> None:
     """After paid requests were redeemed (the inferers' share fills the pool), the embedded
     referee closes the epoch, posts the Merkle root, and the inferer claims with its proof."""
-    from gateway.epochs import close_epoch
+    from gateway.contributions.serving import close_epoch
 
     url, gateway = running
     assert gateway.redeem_loop.vouchers_redeemed >= 1  # test_paid_requests_... ran first

@@ -16,9 +16,9 @@ MAX_TOKENS = 200
 
 def _wait_idle(gw, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    while gw.gateway.engine.active and time.monotonic() < deadline:
+    while gw.gateway.generator.active and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert gw.gateway.engine.active == 0, "the generation kept its sessions after the client left"
+    assert gw.gateway.generator.active == 0, "the generation kept its sessions after the client left"
 
 
 def test_stream_disconnect_cancels_generation(gw) -> None:
@@ -28,9 +28,9 @@ def test_stream_disconnect_cancels_generation(gw) -> None:
         for line in r.iter_lines():
             if line.startswith("data: {") and json.loads(line[6:])["choices"][0]["delta"].get("content"):
                 break  # got a real token: leave mid-stream
-        assert gw.gateway.engine.active == 1
+        assert gw.gateway.generator.active == 1
     _wait_idle(gw)
-    assert gw.gateway.engine.tokens_generated < MAX_TOKENS
+    assert gw.gateway.generator.tokens_generated < MAX_TOKENS
 
 
 def test_non_stream_disconnect_cancels_generation(gw) -> None:
@@ -39,7 +39,7 @@ def test_non_stream_disconnect_cancels_generation(gw) -> None:
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{gw.url}/v1/chat/completions", json=body, timeout=httpx.Timeout(120, read=1.5))
     _wait_idle(gw)
-    assert gw.gateway.engine.tokens_generated < MAX_TOKENS
+    assert gw.gateway.generator.tokens_generated < MAX_TOKENS
     # the gateway still answers afterwards (slot released)
     reply = httpx.post(f"{gw.url}/v1/chat/completions", timeout=120,
                        json={"model": MODEL, "messages": QUESTION, "max_tokens": 2}).json()

@@ -21,8 +21,9 @@ from gateway.ratelimit import FreeTier
 from gateway.server import GatewayServer
 from gateway.settings import GatewaySettings
 from gateway.state import build_gateway
-from gateway.swarm import swarm_served_model
-from node.client.swarm_route import ClientConfig, SwarmClient
+from gateway.swarm_view import swarm_served_model
+from node.client.swarm_client import SwarmClient
+from node.client.swarm_config import ClientConfig
 from node.client.vouchers import VOUCHER_HEADER, VoucherWallet
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
@@ -86,7 +87,7 @@ def test_beyond_capacity_is_503_at_capacity_and_charges_nothing(tight) -> None:
     holder = Holder(url)  # free request 1 of 3 this minute
     try:
         gate = gateway.energy_gates[MODEL]
-        assert gate.scheduler.active == 1 and gateway.engine.active == 1
+        assert gate.scheduler.active == 1 and gateway.generator.active == 1
         t0 = time.monotonic()
         _at_capacity(httpx.post(f"{url}/v1/chat/completions", json=BODY, timeout=60), t0)  # free
         t0 = time.monotonic()
@@ -104,7 +105,7 @@ def test_beyond_capacity_is_503_at_capacity_and_charges_nothing(tight) -> None:
         assert bad.status_code == 402 and bad.json()["error"]["code"] == "wrong_model", bad.text
         assert time.monotonic() - t0 < QUEUE_S
         assert gate.refused == 3 and gate.scheduler.active == 1
-        assert gateway.engine.active == 1, "the holder ended early: the test proved nothing"
+        assert gateway.generator.active == 1, "the holder ended early: the test proved nothing"
         assert wallet.channel not in gateway.desk.accounts  # the voucher was never looked at
     finally:
         holder.close()

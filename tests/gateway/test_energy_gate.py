@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gateway.energy import EnergyGate
+from gateway.energy_gate import EnergyGate
 from node.chain.devkeys import DEV_ACCOUNTS
 from node.energy.attest import build_report, energy_domain, sign_payload
 from node.energy.reading import EnergyReading

@@ -35,10 +35,10 @@ def test_over_the_token_limit_is_429_before_inference(start_gateway) -> None:
     client = gw.openai()
     _chat(client)  # ≈ 38 tokens
     _chat(client)
-    generated = gw.gateway.engine.tokens_generated
+    generated = gw.gateway.generator.tokens_generated
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=60)
-    assert gw.gateway.engine.tokens_generated == generated
+    assert gw.gateway.generator.tokens_generated == generated
     with pytest.raises(openai.BadRequestError) as err:  # can never fit: say so, not 429
         client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=500)
     assert err.value.body["code"] == "free_tier_request_too_large"

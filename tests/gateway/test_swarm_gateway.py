@@ -15,13 +15,14 @@ import pytest
 from gwkit import MODEL, QUESTION, WEB, wait_for_coverage
 
 from gateway.app import create_app
-from gateway.routes import ServedModel
+from gateway.served_model import ServedModel
 from gateway.server import GatewayServer
 from gateway.settings import GatewaySettings
 from gateway.state import build_gateway
-from gateway.swarm import swarm_served_model
+from gateway.swarm_view import swarm_served_model
 from node.chain.devkeys import DEV_ACCOUNTS
-from node.client.swarm_route import ClientConfig, SwarmClient
+from node.client.swarm_client import SwarmClient
+from node.client.swarm_config import ClientConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 

@@ -1,5 +1,7 @@
-"""Gateway parts without a model: stop strings, incremental decoding, the free tier's
-accuracy, voucher checks one by one, voucher headers, Merkle proofs, epochs."""
+"""Gateway parts without a model: the free tier's accuracy, voucher checks one by one,
+voucher headers, contributor proofs. (Stop strings and incremental decoding are tested in
+tests/node/client/test_detok.py, Merkle proofs in tests/node/chain/test_merkle.py,
+epochs in tests/node/referee/test_accounting.py.)"""
 
 from __future__ import annotations
 
@@ -8,53 +10,21 @@ import time
 import pytest
 from gwkit import CLIENT, INFERER, OTHER
 
-from gateway.accounting import ContributionLedger, epoch_message
-from gateway.detok import IncrementalDecoder, StopMatcher
 from gateway.errors import APIError
-from gateway.merkle import MerkleTree, verify
 from gateway.payments.channels import MemoryChannels
 from gateway.payments.desk import PaymentDesk
 from gateway.ratelimit import FreeTier
 from gateway.state import OFFCHAIN_PAYMENTS
-from node.chain.eip712 import PAYMENTS_DOMAIN_NAME, Domain
 from node.client.vouchers import (
     SignedVoucher,
     VoucherFormatError,
     VoucherWallet,
     recover_contributor,
 )
+from node.crypto.eip712 import PAYMENTS_DOMAIN_NAME, Domain
 
 PAYEE = OTHER.address
 DOMAIN = Domain(PAYMENTS_DOMAIN_NAME, 31337, OFFCHAIN_PAYMENTS)
-
-
-@pytest.mark.parametrize(
-    ("deltas", "stops", "out", "stopped"),
-    [
-        (["Hel", "lo wor", "ld"], [], "Hello world", False),
-        (["The capital", " is", " Paris"], [" is"], "The capital", True),
-        (["a<", "|e", "nd|>b"], ["<|end|>"], "a", True),
-        (["a<", "b"], ["<|end|>"], "a<b", False),  # held back, then released
-        (["xSTO", "Py"], ["STOP", "TOPy"], "x", True),  # earliest match wins
-    ],
-)
-def test_stop_matcher(deltas, stops, out, stopped) -> None:
-    m = StopMatcher(stops)
-    text = "".join(m.feed(d) for d in deltas) + m.flush()
-    assert (text, m.stopped) == (out, stopped)
-
-
-class _ByteTokenizer:
-    """One token per UTF-8 byte: splits multi-byte characters across tokens."""
-
-    def decode(self, ids, skip_special_tokens=True):
-        return bytes(ids).decode("utf-8", errors="replace")
-
-
-def test_incremental_decoder_holds_half_characters() -> None:
-    d = IncrementalDecoder(_ByteTokenizer())
-    pieces = [d.push(b) for b in "é☀".encode()]
-    assert "".join(pieces) == "é☀" and "\ufffd" not in "".join(pieces)
 
 
 def test_free_tier_counts_exactly_in_a_moving_window() -> None:
@@ -156,37 +126,3 @@ def test_contributor_proof_recovers_the_address() -> None:
     assert recover_contributor(contributor_header(INFERER.private_key)) == INFERER.address
     with pytest.raises(ValueError, match="expired"):
         recover_contributor(contributor_header(INFERER.private_key, validity_s=-10))
-
-
-@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13])
-def test_merkle_proofs_verify_for_every_leaf(n: int) -> None:
-    leaves = [(f"0x{i + 1:040x}", (i + 1) * 10**15) for i in range(n)]
-    tree = MerkleTree(leaves)
-    for i, (account, amount) in enumerate(leaves):
-        assert verify(tree.root, account, amount, tree.proof(i))
-        assert not verify(tree.root, account, amount + 1, tree.proof(i))
-
-
-def test_openzeppelin_standard_tree_root() -> None:
-    # Reference: @openzeppelin/merkle-tree StandardMerkleTree.of(values, ["address","uint256"])
-    # for the two leaves below (its README example values) gives this root.
-    leaves = [("0x1111111111111111111111111111111111111111", 5000000000000000000),
-              ("0x2222222222222222222222222222222222222222", 2500000000000000000)]
-    assert "0x" + MerkleTree(leaves).root.hex() == (
-        "0xd4dee0beab2d53f2cc83e567171bd2820e49898130a22622b10ead383e90bd77")
-
-
-def test_epoch_shares_the_pool_pro_rata_and_is_signed() -> None:
-    ledger = ContributionLedger(epoch_s=3600)
-    ledger.record([(CLIENT.address, 20), (OTHER.address, 10)], tokens=30)
-    ledger.record([(OTHER.address, 10)], tokens=30)
-    record = ledger.close(pool_wei=1200, referee_key=INFERER.private_key)
-    assert dict(record.amounts) == {CLIENT.address: 600, OTHER.address: 600}
-    assert record.total == 1200 and record.signer == INFERER.address
-    from eth_account import Account
-    from eth_account.messages import encode_defunct
-
-    message = encode_defunct(text=epoch_message(0, record.root, 1200))
-    assert Account.recover_message(message, signature=record.signature) == INFERER.address
-    assert verify(record.root, OTHER.address, 600, record.proof(OTHER.address))
-    assert ledger.close(pool_wei=10) is None  # nobody worked in epoch 1

@@ -11,8 +11,8 @@ import openai
 import pytest
 from gwkit import CLIENT, MODEL, OTHER, QUESTION
 
-from node.chain.eip712 import PAYMENTS_DOMAIN_NAME, Domain
 from node.client.vouchers import CHARGED_HEADER, VOUCHER_HEADER, VoucherWallet
+from node.crypto.eip712 import PAYMENTS_DOMAIN_NAME, Domain
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -39,7 +39,7 @@ def _refused(gw, response: httpx.Response, code: str) -> None:
     assert response.status_code in (400, 402), response.text
     error = response.json()["error"]
     assert error["code"] == code and error["param"] == VOUCHER_HEADER
-    assert gw.gateway.engine.tokens_generated == 0, "a refused voucher must not start inference"
+    assert gw.gateway.generator.tokens_generated == 0, "a refused voucher must not start inference"
 
 
 def test_valid_voucher_is_charged_the_actual_tokens(gw) -> None:
@@ -55,10 +55,10 @@ def test_voucher_replayed_is_refused(gw) -> None:
     wallet = _wallet(gw)
     header = wallet.header(10_000 * PRICE)
     assert _post(gw, header).status_code == 200
-    before = gw.gateway.engine.tokens_generated
+    before = gw.gateway.generator.tokens_generated
     r = _post(gw, header)
     assert r.status_code == 402 and r.json()["error"]["code"] == "voucher_replayed"
-    assert gw.gateway.engine.tokens_generated == before
+    assert gw.gateway.generator.tokens_generated == before
 
 
 def test_voucher_not_above_the_last_is_refused(gw) -> None:

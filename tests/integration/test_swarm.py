@@ -18,9 +18,10 @@ import torch
 from swarmkit import helio_status
 
 from node.client import ClientModel, SamplingParams, generate_tokens
-from node.client.swarm_route import ClientConfig, SwarmClient
+from node.client.swarm_client import SwarmClient
+from node.client.swarm_config import ClientConfig
 from node.engine import InProcessRoute, Span
-from node.swarm.local import LocalSwarm, SwarmProcess
+from node.harness.swarm import LocalSwarm, SwarmProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 MODEL = "smollm2-135m-instruct"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from node.client.swarm_route import SwarmClient
+from node.client.swarm_client import SwarmClient
+from node.harness.swarm import LocalSwarm
 from node.swarm.dht import gaps
-from node.swarm.local import LocalSwarm
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 MODEL = "smollm2-135m-instruct"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from swarmkit import helio_status
 
-from node.client.swarm_route import SwarmClient
+from node.client.swarm_client import SwarmClient
 from node.energy.state import InfererState
-from node.swarm.local import LocalSwarm
+from node.harness.swarm import LocalSwarm
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 MODEL = "smollm2-135m-instruct"
@@ -69,7 +69,7 @@ def test_inferer_posts_attestations_and_clients_check_the_registered_key(smollm2
     from node.chain import Anvil, connect, deploy_all, ensure_compiled
     from node.chain.bindings import HelioChain
     from node.chain.devkeys import DEV_ACCOUNTS
-    from node.client.swarm_route import swarm_client
+    from node.client.swarm_client import swarm_client
     from node.referee.energy_keys import AttestationKeys
 
     ensure_compiled()

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from node.client import ClientModel, SamplingParams, generate_tokens
-from node.client.swarm_route import SwarmClient
+from node.client.swarm_client import SwarmClient
+from node.harness.swarm import LocalSwarm
 from node.swarm import netns
-from node.swarm.local import LocalSwarm
 
 pytestmark = [
     pytest.mark.slow, pytest.mark.model,

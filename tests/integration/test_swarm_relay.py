@@ -28,10 +28,10 @@ import pytest
 import torch
 
 from node.client import ClientModel, SamplingParams, generate_tokens
-from node.client.swarm_route import SwarmClient
+from node.client.swarm_client import SwarmClient
 from node.engine import InProcessRoute, Span
+from node.harness.swarm import LocalSwarm
 from node.swarm import netns
-from node.swarm.local import LocalSwarm
 from node.swarm.records import ServerState
 from node.swarm.relay import CIRCUIT
 
@@ -86,7 +86,7 @@ def test_relayed_server_is_found_penalized_and_generates_through_the_relay(
             links = client.loop.run(client.peer.p2p.list_peers())
             via = [str(a) for link in links if str(link.peer_id) == relayed.peer_id for a in link.addrs]
             assert via and all(CIRCUIT in a for a in via), via  # the client reached it through the relay
-            client._bans.pop(direct.peer_id)
+            client.unban(direct.peer_id)
             direct_tokens2, direct_ms2, _ = generate()
 
 

@@ -8,8 +8,8 @@ import time
 from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from gateway.engine import Delta
 from gateway.errors import APIError
+from gateway.generator import Delta
 from gateway.openai.chat.protocol import (
     AssistantMessage,
     ChatChoice,

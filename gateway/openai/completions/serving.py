@@ -7,8 +7,8 @@ import time
 from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from gateway.engine import Delta
 from gateway.errors import APIError
+from gateway.generator import Delta
 from gateway.openai.common import Usage, new_id
 from gateway.openai.completions.protocol import Completion, CompletionChoice, CompletionRequest
 from gateway.openai.generation import (
@@ -19,7 +19,7 @@ from gateway.openai.generation import (
     sse,
     stream_events,
 )
-from gateway.routes import ServedModel
+from gateway.served_model import ServedModel
 from gateway.state import Gateway
 
 

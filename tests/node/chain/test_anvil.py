@@ -22,7 +22,8 @@ from node.chain import anvil as anvil_module
 from node.chain.anvil import Anvil, free_port, rpc_chain_id
 from node.chain.artifacts import ensure_compiled, load_artifact
 from node.chain.connect import check_chain_id, connect, local_account
-from node.chain.deploy import Deployment, deploy_all
+from node.chain.deploy import deploy_all
+from node.chain.deployment import Deployment
 from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS, DEV_MNEMONIC
 from node.core.errors import ChainError, ConfigError, ToolchainError
 from node.core.paths import PROJECT_ROOT

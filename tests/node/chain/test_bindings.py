@@ -18,9 +18,9 @@ from node.chain.bindings import HelioChain
 from node.chain.connect import connect, local_account
 from node.chain.deploy import CONTRACTS, deploy_all
 from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS
-from node.chain.eip712 import EnergyReport, InfererState, Voucher, model_key
 from node.chain.params import ChainParams, DemoModel
 from node.core.errors import ChainError
+from node.crypto.eip712 import EnergyReport, InfererState, Voucher, model_key
 
 pytestmark = pytest.mark.chain
 CID = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"

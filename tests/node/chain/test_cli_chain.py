@@ -125,8 +125,8 @@ def test_model_evaluate_posts_what_it_measured(
     accuracy equals transformers' own next-token predictions on the same text."""
     import torch
 
+    from node.bench.scoring import english_text
     from node.client import ClientModel
-    from node.client.evaluate import english_text
     from node.ipfs import manifest_cid
     from node.models.reference import load_full_model
 

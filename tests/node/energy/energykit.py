@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
+from node.core.errors import HeliomeshError
 from node.energy.adapters import AdapterError, EnergyAdapter, FixedAdapter
 from node.energy.clock import ManualClock
-from node.energy.host import SessionGate
 from node.energy.reading import EnergyReading
 from node.energy.runner import EnergyRunner
 
@@ -27,6 +29,51 @@ class Switchable(EnergyAdapter):
         if self.dead:
             raise AdapterError("inverter unreachable (unplugged in the test)")
         return self.inner.read(self_draw_w)
+
+
+class HostBusyError(HeliomeshError):
+    """The fake host refuses a session: not serving now, or at its energy capacity."""
+
+
+class SessionGate:
+    """Counts open sessions against a capacity (what the fake host has instead of a model)."""
+
+    def __init__(self) -> None:
+        self.accepting = False
+        self.capacity = 0
+        self.open = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def set_capacity(self, sessions: int) -> None:
+        self.capacity = max(0, sessions)
+
+    def active_sessions(self) -> int:
+        return self.open
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        if not self.accepting:
+            raise HostBusyError("this inferer is not serving right now (energy state); use another route")
+        if self.open >= self.capacity:
+            raise HostBusyError(
+                f"this inferer is at its energy capacity ({self.capacity} sessions); use another route"
+            )
+        self.open += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.open -= 1
+            if self.open == 0:
+                self._idle.set()
+
+    async def wait_idle(self, timeout_s: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+            return True
+        except TimeoutError:
+            return False
 
 
 class GateHost(SessionGate):

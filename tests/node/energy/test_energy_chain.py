@@ -14,7 +14,7 @@ from eth_account import Account
 
 from node.chain import Anvil, connect, deploy_all, ensure_compiled, local_account, transact
 from node.chain.devkeys import DEV_ACCOUNTS
-from node.chain.eip712 import Domain
+from node.crypto.eip712 import Domain
 from node.energy import ControllerConfig, Decision, EnergyController, EnergyReading, InfererState
 from node.energy.attest import ChainPoster, EnergyAttester, PostingPolicy
 from node.energy.clock import ManualClock

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from node.chain import eip712
 from node.core.errors import ConfigError
+from node.crypto import eip712
 from node.energy import ControllerConfig, EnergyController, EnergyReading, InfererState
 from node.energy.controller import RollingMean
 

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import gc
-import weakref
-from pathlib import Path
 
 import pytest
-from energykit import GateHost, Switchable, ticks
+from energykit import GateHost, HostBusyError, Switchable, ticks
 
 from node.energy import ControllerConfig, EnergyController, InfererState
 from node.energy.clock import ManualClock
-from node.energy.host import HostBusyError, SpanHost
 from node.energy.runner import EnergyRunner
 
 CFG = ControllerConfig(window_s=30, dwell_s=60, max_dwell_s=60, stale_after_s=20)
@@ -67,37 +63,5 @@ def test_run_loop_polls_on_its_clock_and_stops() -> None:
         assert runner.state is InfererState.ONLINE
         assert clock.now() >= CFG.window_s  # the clock moved by poll_s per loop
         assert len(adapter.draws) >= CFG.window_s / 5.0
-
-    asyncio.run(scenario())
-
-
-@pytest.mark.slow
-@pytest.mark.model
-def test_span_host_loads_serves_and_frees_a_real_span(smollm2_dir: Path) -> None:
-    import torch
-
-    async def scenario() -> None:
-        clock = ManualClock(0.0)
-        adapter = Switchable(clock, available_w=2000.0)
-        host = SpanHost(smollm2_dir, 0, 4)
-        runner = EnergyRunner(adapter, EnergyController(CFG, 0.0), host, clock=clock, poll_s=5.0)
-        await ticks(runner, clock, 7)  # a full window, then the load decision
-        assert runner.state is InfererState.LOADING
-        await asyncio.wait_for(runner._action, 120)  # noqa: SLF001 - wait for the real load
-        await ticks(runner, clock, 1)
-        assert runner.state is InfererState.ONLINE and host.loaded
-        span_ref = weakref.ref(host.span)
-        with host.session():
-            hidden = torch.randn(1, 3, host.span.config.hidden_size)
-            out = host.span(hidden, torch.arange(3).unsqueeze(0), host.span.new_cache())
-            assert out.shape == hidden.shape and torch.isfinite(out).all()
-            del out, hidden
-        adapter.inner.available_w = 0.0  # the sun is gone, no battery
-        await ticks(runner, clock, 20)
-        await asyncio.wait_for(runner._action, 60)  # noqa: SLF001
-        await ticks(runner, clock, 1)
-        assert runner.state is InfererState.OFFLINE and not host.loaded
-        gc.collect()
-        assert span_ref() is None  # the weights are gone from memory
 
     asyncio.run(scenario())

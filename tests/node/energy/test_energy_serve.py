@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from node.client.swarm_route import SwarmClient
+from node.client.swarm_client import SwarmClient
 from node.energy.state import InfererState
-from node.swarm.local import LocalSwarm, LocalSwarmError
+from node.harness.swarm import LocalSwarm, LocalSwarmError
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
 MODEL = "smollm2-135m-instruct"

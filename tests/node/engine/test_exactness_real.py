@@ -14,8 +14,8 @@ import pytest
 import torch
 from transformers import DynamicCache
 
+from node.bench.scoring import english_text
 from node.client import ClientModel
-from node.client.evaluate import english_text
 from node.engine import Span, SpanHost, StepRequest
 from node.models.reference import greedy_reference, load_full_model
 

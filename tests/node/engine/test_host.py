@@ -4,8 +4,10 @@ host keeps serving its other sessions."""
 
 from __future__ import annotations
 
+import gc
 import shutil
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -171,6 +173,21 @@ def test_step_batch_reports_errors_per_request(host: SpanHost) -> None:
     assert isinstance(results[1], UnknownSessionError)
     assert isinstance(results[2], InvalidHiddenStatesError)
     assert host.session("a").length == 4 and host.session("b").length == 0
+
+
+def test_shutdown_frees_the_span_weights(tiny_dirs: dict[str, Path]) -> None:
+    """What unloading a span relies on (an energy gate going offline, a move): once its
+    host is shut down and dropped, nothing (the batching worker included) keeps the
+    span's weights alive."""
+    host = SpanHost(Span(tiny_dirs["llama"], 0, 2))
+    span_ref = weakref.ref(host.span)
+    host.open("s", 16)
+    assert host.submit(StepRequest("s", hidden(3), 0)).result(timeout=30).shape == (1, 3, H)
+    host.shutdown()
+    assert host.stats()["sessions"] == 0
+    del host
+    gc.collect()
+    assert span_ref() is None
 
 
 def test_errors_cross_the_wire_by_code() -> None:

@@ -30,7 +30,7 @@ from node.swarm.evidence import (
     session_key,
 )
 from node.swarm.peer import LoopThread, Peer, PeerConfig, start_peer
-from node.swarm.wire import OpenRequest, StepRequest, encode_tensor, pack, unpack_server
+from node.swarm.wire import OpenRequest, StepRequest, encode_hidden, pack, unpack_server
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 MODEL = "smollm2-135m-instruct"
@@ -105,7 +105,7 @@ def test_step_output_equals_the_span_and_carries_a_valid_commitment(served: Any,
     reference = expected.step("x", hidden, 0)
     got = torch.frombuffer(bytearray(proto.buffer), dtype=torch.float32).reshape(1, 5, 576)
     assert torch.equal(got, reference)
-    input_hash = chain_input(input_seed(MODEL, 0, 4, "float32"), encode_tensor(hidden).buffer)
+    input_hash = chain_input(input_seed(MODEL, 0, 4, "float32"), encode_hidden(hidden).buffer)
     assert result.input_hash == "0x" + input_hash.hex()
     assert result.output_hash == "0x" + keccak(proto.buffer).hex()
     signer = CommitmentSigner(default_domain())

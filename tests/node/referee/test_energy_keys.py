@@ -20,7 +20,7 @@ from node.chain.bindings import HelioChain
 from node.chain.connect import connect, local_account
 from node.chain.deploy import deploy_all
 from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS
-from node.chain.eip712 import Domain
+from node.crypto.eip712 import Domain
 from node.energy.attest import build_report, energy_domain, sign_payload
 from node.energy.reading import EnergyReading
 from node.energy.state import InfererState

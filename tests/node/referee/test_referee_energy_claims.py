@@ -8,7 +8,7 @@ import time
 import pytest
 
 from node.chain.devkeys import DEV_ACCOUNTS
-from node.chain.eip712 import ENERGY_DOMAIN_NAME, Domain
+from node.crypto.eip712 import ENERGY_DOMAIN_NAME, Domain
 from node.energy.attest import EnergyAttester, PostingPolicy, build_report, sign_payload
 from node.energy.controller import Decision
 from node.energy.reading import EnergyReading

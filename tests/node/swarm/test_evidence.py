@@ -5,8 +5,14 @@ from __future__ import annotations
 from eth_keys import keys
 
 from node.chain.devkeys import DEV_ACCOUNTS
-from node.chain.eip712 import OutputCommitment
-from node.swarm.evidence import CommitmentSigner, chain_input, default_domain, input_seed
+from node.crypto.eip712 import OutputCommitment
+from node.swarm.evidence import (
+    CommitmentSigner,
+    InputChain,
+    chain_input,
+    default_domain,
+    input_seed,
+)
 
 SESSION = bytes(range(32))
 INPUT, OUTPUT = b"\x11" * 32, b"\x22" * 32
@@ -31,3 +37,19 @@ def test_input_hash_commits_to_span_and_every_chunk_in_order() -> None:
     a_then_b = chain_input(chain_input(seed, b"a"), b"b")
     assert a_then_b != chain_input(chain_input(seed, b"b"), b"a")
     assert a_then_b == chain_input(chain_input(seed, b"a"), b"b")
+
+
+def test_input_chain_rolls_back_with_the_cache() -> None:
+    seed = input_seed("smollm2-135m-instruct", 0, 10, "float32")
+    assert seed == input_seed("smollm2-135m-instruct", 0, 10, "float32", "none")
+    assert seed != input_seed("smollm2-135m-instruct", 0, 10, "float32", "int8-blockwise")
+    chain = InputChain(seed)
+    first = chain.hash_step(0, b"prompt")
+    chain.record(5, first)
+    second = chain.hash_step(5, b"token")
+    chain.record(6, second)
+    assert second == chain_input(chain_input(seed, b"prompt"), b"token")
+    # the step at position 5 again (a replay): chains onto the hash at 5, not at 6
+    assert chain.hash_step(5, b"token") == second
+    assert chain.links == [(0, seed), (5, first)]
+    assert chain.hash_step(0, b"prompt") == first and chain.links == [(0, seed)]

@@ -1,9 +1,9 @@
-"""The live swarm dashboard's data: ``GET /api/swarm`` (one snapshot) and
-``GET /api/swarm/events`` (SSE, a snapshot every ``interval`` seconds).
+"""The live swarm dashboard's data, served by ``router``: ``GET /api/swarm`` (one
+snapshot) and ``GET /api/swarm/events`` (SSE, a snapshot every ``interval`` seconds).
 
 Per model: the servers and the blocks each covers, gaps in coverage, throughput, and per
 inferer its energy, stake and reputation. Energy comes from the inferer's signed report
-in its DHT record, verified (``gateway.swarm.SwarmDhtView``: state, headroom, battery,
+in its DHT record, verified (``gateway.swarm_view.SwarmDhtView``: state, headroom, battery,
 capacity, local time; ``source`` "dht"), else from its latest report on the chain
 (``source`` "chain"); stake and reputation from the chain (each only when its contract
 is deployed; ``null`` otherwise). Servers come from a ``SwarmView``: ``LocalSwarmView``
@@ -20,15 +20,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import Request
 
-from gateway.deps import GatewayDep
-from gateway.routes import ServedModel
+from gateway.served_model import ServedModel
 from gateway.state import Gateway
-from node.chain.eip712 import InfererState
-
-router = APIRouter(tags=["dashboard"])
+from node.crypto.eip712 import InfererState
 
 
 class SwarmView(Protocol):
@@ -93,7 +89,7 @@ def _view_for(gateway: Gateway, model: ServedModel) -> SwarmView:
     if gateway.swarm_view is not None:
         return gateway.swarm_view  # type: ignore[no-any-return]
     if model.swarm is not None:
-        from gateway.swarm import SwarmDhtView
+        from gateway.swarm_view import SwarmDhtView
 
         return SwarmDhtView(model.swarm)
     return LocalSwarmView()
@@ -121,7 +117,7 @@ def snapshot(gateway: Gateway, view: SwarmView | None = None) -> dict[str, Any]:
         "time": time.time(),
         "models": models,
         "metrics": gateway.metrics.snapshot(),
-        "engine": {"active": gateway.engine.active, "completed": gateway.engine.completed},
+        "engine": {"active": gateway.generator.active, "completed": gateway.generator.completed},
         "chain": {"connected": gateway.chain is not None,
                   "chain_id": gateway.desk.domain.chain_id,
                   "stake": gateway.stakes.describe(), "models": gateway.catalog.describe()},
@@ -131,25 +127,14 @@ def snapshot(gateway: Gateway, view: SwarmView | None = None) -> dict[str, Any]:
     }
 
 
-@router.get("/api/swarm", summary="Swarm snapshot for the dashboard")
-async def swarm(gateway: GatewayDep) -> dict[str, Any]:
-    return await asyncio.to_thread(snapshot, gateway)
-
-
-@router.get("/api/swarm/events", summary="Swarm snapshots as server-sent events")
-async def swarm_events(
-    request: Request, gateway: GatewayDep,
-    interval: float = Query(1.0, ge=0.2, le=60, description="seconds between snapshots"),
-    count: int | None = Query(None, ge=1, le=10_000, description="stop after this many (tests)"),
-) -> StreamingResponse:
-    async def events() -> AsyncIterator[str]:
-        sent = 0
-        while count is None or sent < count:
-            data = await asyncio.to_thread(snapshot, gateway)
-            yield f"data: {json.dumps(data)}\n\n"
-            sent += 1
-            if await request.is_disconnected():
-                return
-            await asyncio.sleep(interval)
-
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+async def snapshot_events(request: Request, gateway: Gateway, interval: float,
+                          count: int | None) -> AsyncIterator[str]:
+    """``data: {snapshot}`` every ``interval`` s until the client leaves (or ``count`` sent)."""
+    sent = 0
+    while count is None or sent < count:
+        data = await asyncio.to_thread(snapshot, gateway)
+        yield f"data: {json.dumps(data)}\n\n"
+        sent += 1
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(interval)

@@ -1,4 +1,4 @@
-"""Contribution accounting (the referee embedded in the gateway): work done per inferer
+"""Contribution accounting (the referee's ledger, run by the gateway): work done per inferer
 per epoch, turned into a signed Merkle root of (inferer, amount) the Payments contract
 pays the inferers' pool from (``postEpochRoot``, then each inferer ``claim``s).
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from gateway.merkle import MerkleTree
+from node.chain.merkle import RewardTree
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,7 @@ class EpochRecord:
     chain_epoch: int | None = None  # the epoch id the Payments contract gave it
 
     def proof(self, account: str) -> list[bytes]:
-        index = [a.lower() for a, _ in self.amounts].index(account.lower())
-        return MerkleTree(self.amounts).proof(index)
+        return reward_tree(self.amounts).proof(account)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -47,6 +46,12 @@ class EpochRecord:
             "tx": self.tx,
             "chain_epoch": self.chain_epoch,
         }
+
+
+def reward_tree(amounts: list[tuple[str, int]]) -> RewardTree:
+    """The Merkle tree of an epoch's (inferer, amount) leaves (a zero leaf only when every
+    share rounded down to 0: such an epoch is never posted)."""
+    return RewardTree(dict(amounts), allow_zero=True)
 
 
 def epoch_message(epoch: int, root: bytes, total: int) -> str:
@@ -79,7 +84,7 @@ class ContributionLedger:
         amounts = [(a, pool_wei * w // total_work) for a, w in sorted(work.items())]
         amounts = [(a, n) for a, n in amounts if n > 0] or [(a, 0) for a, _ in amounts[:1]]
         total = sum(n for _, n in amounts)
-        root = MerkleTree(amounts).root
+        root = reward_tree(amounts).root
         signer = signature = None
         if referee_key is not None:
             account = Account.from_key(referee_key)

@@ -1,5 +1,5 @@
 """Attestation gas as a running inferer really posts it:
-``python -m node.inferer.attest_gas [--hours 24] [--speed 300] [--json]``.
+``python -m node.harness.attest_gas [--hours 24] [--speed 300] [--json]``.
 
 Starts anvil, deploys the contracts into a temporary deployments folder, a bootstrap peer
 and one ``helio node serve --energy trace --energy-enforce --rpc-url ...`` process (real
@@ -36,8 +36,8 @@ def measure(hours: float = 24.0, speed: float = 300.0, interval_s: float = 3600.
     from node.chain.devkeys import DEV_ACCOUNTS
     from node.core.settings import Settings
     from node.energy.state import InfererState
+    from node.harness.swarm import LocalSwarm
     from node.models.convert import convert_model
-    from node.swarm.local import LocalSwarm
 
     ensure_compiled()
     model_dir = convert_model(MODEL, "fp32", Settings().cache_dir, progress=False).model_dir

@@ -28,6 +28,7 @@ from typing import Any
 
 from node.referee.energy import AtCapacityError
 from node.referee.energy_admission import AdmissionQueue
+from node.referee.planner import Hop
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,11 @@ class Admission:
     """A session's admitted route; ``release()`` frees its slots (idempotent)."""
 
     session: str
-    hops: list[Any]  # node.referee.planner.Hop, pinned on the generation's SwarmRoute
+    hops: list[Hop]  # pinned on the generation's SwarmRoute
     gated: tuple[str, ...]  # inferers whose slots it holds (empty: no energy data)
     _release: Callable[[str], None]
     released: bool = False
-    handed_over: bool = False  # the engine releases it once its route is closed
+    handed_over: bool = False  # the generator releases it once its route is closed
 
     def release(self) -> None:
         if not self.released:
@@ -59,7 +60,7 @@ class _Waiting:
 
 @dataclass
 class EnergyGate:
-    client: Any  # node.client.swarm_route.SwarmClient (its .energy verifies the claims)
+    client: Any  # node.client.swarm_client.SwarmClient (its .energy verifies the claims)
     model_id: str
     num_blocks: int
     queue_s: float = 10.0  # how long a session may wait for a slot before "at capacity"

@@ -1,23 +1,28 @@
-"""Where generations run: a ``ServedModel`` pairs the client part of a model with a
+"""What the gateway serves: a ``ServedModel`` pairs the client part of a model with a
 ``RouteFactory`` that opens a fresh route (chain of spans) for each generation.
 
-``in_process_routes`` loads the whole model as one span in this process (the demo and
-tests today). When the swarm's network route lands (issue #4: ``node/referee`` plans
-routes over the DHT), a factory that asks the planner for a route replaces it here and
-nothing else in the gateway changes: serving code only calls ``factory()``.
+Two kinds of factory exist: ``in_process_routes`` loads the model's blocks in this
+process (tests, ``helio gateway`` without a swarm); ``swarm_view.swarm_served_model``
+opens a ``SwarmRoute`` over the inferers found in the DHT. Serving code only calls
+``factory()``; ``as_swarm_route`` tells a swarm route apart (its hops can be pinned to an
+energy admission and are reported for contribution accounting).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from node.client import ClientModel
 from node.engine import InProcessRoute, Route, Span
+
+if TYPE_CHECKING:
+    from node.client.swarm_route import SwarmRoute
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +56,16 @@ class ServedModel:
     @property
     def context_length(self) -> int:
         return int(getattr(self.client.config, "max_position_embeddings", 2048))
+
+
+def as_swarm_route(route: Route) -> SwarmRoute | None:
+    """``route`` if it is a ``SwarmRoute``, else None. A swarm route can only exist once
+    its module is imported, so an in-process gateway never imports the p2p stack here."""
+    module = sys.modules.get("node.client.swarm_route")
+    if module is None:
+        return None
+    swarm_route: type[SwarmRoute] = module.SwarmRoute
+    return route if isinstance(route, swarm_route) else None
 
 
 def in_process_routes(model_dir: Path, spans: int = 1) -> tuple[RouteFactory, list[SpanInfo]]:

@@ -1,4 +1,4 @@
-"""node/chain/eip712.py without a chain: type strings as Solidity spells them, digests
+"""node/crypto/eip712.py without a chain: type strings as Solidity spells them, digests
 built by hand from the EIP-712 rules, sign/recover round trips and range checks.
 (tests/contracts/test_eip712.py checks the digests against the deployed contracts.)"""
 
@@ -9,7 +9,8 @@ from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
 from node.chain.devkeys import DEV_ACCOUNTS
-from node.chain.eip712 import (
+from node.core.errors import ConfigError
+from node.crypto.eip712 import (
     ENERGY_DOMAIN_NAME,
     Domain,
     EnergyReport,
@@ -19,7 +20,6 @@ from node.chain.eip712 import (
     Voucher,
     model_key,
 )
-from node.core.errors import ConfigError
 
 ALICE, BOB = DEV_ACCOUNTS[1], DEV_ACCOUNTS[2]
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.routes import ServedModel
+from gateway.served_model import ServedModel
 from node.client import ClientModel
-from node.client.swarm_route import SwarmClient
+from node.client.swarm_client import SwarmClient
 from node.referee.energy import EnergyClaim
 
 

@@ -1,0 +1,23 @@
+"""``GET /v1/payments`` and ``GET /v1/payments/model-key/{model}``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+
+from gateway.deps import GatewayDep
+from gateway.payment_terms.serving import model_key_info, payments_info
+
+router = APIRouter(tags=["gateway"])
+
+
+@router.get("/v1/payments", summary="How to pay: payee, chain, contract, price")
+async def payments(gateway: GatewayDep) -> dict[str, Any]:
+    return await asyncio.to_thread(payments_info, gateway)  # may read the chain
+
+
+@router.get("/v1/payments/model-key/{model}", summary="keccak256(model id), for vouchers")
+async def payments_model_key(model: str) -> dict[str, str]:
+    return model_key_info(model)
