@@ -27,7 +27,8 @@ The gateway is built on node's roles: it embeds a client (``node.client``: gener
                      503 ``at_capacity``), routes pinned to the admitted inferers
 - ``ratelimit``      ``FreeTier``: per-IP requests and tokens per minute (``limits``)
 - ``chain_link``     ``ChainLink`` (the deployment), ``ModelCatalog`` (adoption, cached)
-- ``metrics``        requests/tokens per minute
+- ``metrics``        Prometheus counters (one registry per gateway), read by the dashboard and
+                     ``/health``; ``prometheus``: ``GET /metrics`` and the HTTP middleware
 - ``errors``         ``APIError`` and handlers: OpenAI's error shape everywhere
 - ``deps``           ``GatewayDep``: the ``Gateway`` injected into routes
 - ``server``         ``GatewayServer``: uvicorn in a thread on loopback

@@ -18,6 +18,7 @@ from node.client.vouchers import (
     CHARGED_HEADER,
     CONTRIBUTOR_HEADER,
     VOUCHER_HEADER,
+    SignedVoucher,
     recover_contributor,
 )
 from node.core.errors import ConfigError
@@ -60,34 +61,50 @@ def client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def precheck(gateway: Gateway, request: Request, model_id: str) -> None:
-    """A voucher's stateless checks (format, domain, signature, payee, model, expiry),
-    before the request waits for energy: a bad voucher gets 400/402 at once, never a
-    503 ``at_capacity`` that would send the client to retry it later."""
+@dataclass
+class Checked:
+    """What ``precheck`` learned about who pays; ``admit`` goes on from it."""
+
+    signed: SignedVoucher | None = None  # a paid request's voucher (stateless checks passed)
+    contributor: bool = False  # a free request proven to come from a staked inferer
+
+
+async def precheck(gateway: Gateway, request: Request, model_id: str, max_tokens: int) -> Checked:
+    """Admission's checks that need no prompt tokens, run before the prompt is templated
+    and tokenized (and before the request waits for energy): a voucher's stateless checks
+    (format, domain, signature, payee, model, expiry: a bad voucher gets 400/402 at once,
+    never a 503 ``at_capacity`` that would send the client to retry it later); for a free
+    request, the contributor proof and the free tier's windows (429 if the client is over
+    its requests, or has fewer tokens left than ``max_tokens``). Nothing is counted here."""
     if header := request.headers.get(VOUCHER_HEADER):
-        gateway.desk.check(gateway.desk.decode(header), model_id)
-
-
-async def admit(gateway: Gateway, request: Request, model_id: str, worst_tokens: int) -> Ticket:
-    header = request.headers.get(VOUCHER_HEADER)
-    if header:
         signed = gateway.desk.decode(header)
+        gateway.desk.check(signed, model_id)
+        return Checked(signed=signed)
+    contributor = False
+    if proof := request.headers.get(CONTRIBUTOR_HEADER):
+        try:
+            address = recover_contributor(proof)
+        except ConfigError as exc:
+            raise APIError(403, str(exc), type="permission_error", code="bad_contributor_proof",
+                           param=CONTRIBUTOR_HEADER) from None
+        if not await asyncio.to_thread(gateway.stakes.is_active, address):
+            raise APIError(403, f"{address} has no active stake; contributor limits are for "
+                           "staked inferers", type="permission_error", code="not_a_contributor",
+                           param=CONTRIBUTOR_HEADER)
+        contributor = True
+    gateway.free_tier.check(client_key(request), contributor, max_tokens)
+    return Checked(contributor=contributor)
+
+
+async def admit(gateway: Gateway, request: Request, model_id: str, worst_tokens: int,
+                checked: Checked) -> Ticket:
+    """Count (free) or reserve (paid) the request's worst case, its prompt now tokenized."""
+    if checked.signed is not None:
+        signed = checked.signed
         channel = await asyncio.to_thread(gateway.desk.channels.channel, signed.voucher.channel)
         ticket = Ticket("paid", paid=gateway.desk.admit(signed, channel, model_id, worst_tokens))
     else:
-        contributor = False
-        if proof := request.headers.get(CONTRIBUTOR_HEADER):
-            try:
-                address = recover_contributor(proof)
-            except ConfigError as exc:
-                raise APIError(403, str(exc), type="permission_error", code="bad_contributor_proof",
-                               param=CONTRIBUTOR_HEADER) from None
-            if not await asyncio.to_thread(gateway.stakes.is_active, address):
-                raise APIError(403, f"{address} has no active stake; contributor limits are for "
-                               "staked inferers", type="permission_error", code="not_a_contributor",
-                               param=CONTRIBUTOR_HEADER)
-            contributor = True
-        free = gateway.free_tier.admit(client_key(request), contributor, worst_tokens)
-        ticket = Ticket("contributor" if contributor else "free", free=free)
-    gateway.metrics.request(ticket.tier)
+        free = gateway.free_tier.admit(client_key(request), checked.contributor, worst_tokens)
+        ticket = Ticket("contributor" if checked.contributor else "free", free=free)
+    gateway.metrics.request(ticket.tier, model_id)
     return ticket

@@ -17,10 +17,12 @@ from gateway.contributions.serving import epoch_loop
 from gateway.dashboard.router import router as dashboard_router
 from gateway.errors import install_error_handlers
 from gateway.health.router import router as health_router
+from gateway.limits import BodyLimit
 from gateway.openai.chat.router import router as chat_router
 from gateway.openai.completions.router import router as completions_router
 from gateway.openai.models.router import router as models_router
 from gateway.payment_terms.router import router as payments_router
+from gateway.prometheus.install import install_metrics
 from gateway.state import Gateway
 from gateway.webapp import WEB_DIST, mount_web_app
 
@@ -45,8 +47,10 @@ def create_app(gateway: Gateway, web_dist: Path | None = None) -> FastAPI:
     )
     app.state.gateway = gateway
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=gateway.settings.max_body_bytes, timeout_s=gateway.settings.body_timeout_s)
     for router in (chat_router, completions_router, models_router, dashboard_router, health_router,
                    payments_router, contributions_router):
         app.include_router(router)
+    install_metrics(app, gateway)  # GET /metrics + HTTP latency/status (HELIO_GATEWAY_METRICS)
     mount_web_app(app, web_dist or gateway.settings.web_dist or WEB_DIST)
     return app

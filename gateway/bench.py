@@ -6,7 +6,10 @@ In one run, on the same loaded model and the same greedy prompt:
 - added latency per streamed token: p50/p99 gap between streamed tokens, gateway vs direct;
 - requests/s for ``GET /v1/models`` and for short completions (1 token) at 1/8/32
   concurrent clients;
-- rate-limiter accuracy: requests admitted vs the free tier's limit, in-process and over HTTP.
+- rate-limiter accuracy: requests admitted vs the free tier's limit, in-process and over HTTP;
+- what the request limits and the Prometheus metrics cost: requests/s with both on (the
+  default app) vs both off (no ``BodyLimit`` middleware, ``metrics=False``), rounds
+  interleaved in the same run, medians with their spread.
 """
 
 from __future__ import annotations
@@ -140,6 +143,7 @@ def run_bench(requests: int = 16) -> dict[str, Any]:
         result["models_rps"] = [_rps(server.url, "/v1/models", None, c, max(200, 20 * c)) for c in (1, 8, 32)]
         result["short_completion_rps"] = [_rps(server.url, "/v1/completions", short, c, max(16, c))
                                           for c in (1, 8, 32)]
+    result["limits_and_metrics"] = _limits_and_metrics_cost(served)
     # Rate limiter accuracy: a burst far over the limit, in-process and over HTTP.
     tier, admitted = FreeTier(requests_per_minute=100, tokens_per_minute=10**9), 0
     for _ in range(1000):
@@ -154,6 +158,46 @@ def run_bench(requests: int = 16) -> dict[str, Any]:
     result["rate_limiter"] = {"in_process": {"limit": 100, "sent": 1000, "admitted": admitted},
                               "http": {"limit": 10, "sent": 30, "admitted": http["ok"]}}
     return result
+
+
+def _limits_and_metrics_cost(served: Any, rounds: int = 7) -> dict[str, Any]:
+    """Requests/s of the same gateway with limits + metrics on vs off, round by round in
+    alternating order (so drift on a shared machine hits both alike)."""
+    from gateway.app import create_app
+    from gateway.limits import BodyLimit
+    from gateway.server import GatewayServer
+    from gateway.settings import GatewaySettings
+    from gateway.state import build_gateway
+
+    def app(on: bool) -> Any:
+        settings = GatewaySettings(free_requests_per_minute=10**6, free_tokens_per_minute=10**9, metrics=on)
+        built = create_app(build_gateway(settings, {MODEL: served}))
+        if not on:  # the middleware stack is built at the first request: drop the limit before
+            built.user_middleware = [m for m in built.user_middleware if m.cls is not cast(Any, BodyLimit)]
+        return built
+
+    short = {"model": MODEL, "prompt": "Hello", "max_tokens": 1, "temperature": 0}
+    runs: dict[str, dict[str, list[float]]] = {"on": {"models": [], "completions": []},
+                                               "off": {"models": [], "completions": []}}
+    with GatewayServer(app(True)) as on, GatewayServer(app(False)) as off:
+        servers = {"on": on, "off": off}
+        for name in servers:  # warm up
+            _rps(servers[name].url, "/v1/completions", short, 2, 4)
+        for i in range(rounds):
+            for name in (("on", "off") if i % 2 == 0 else ("off", "on")):
+                url = servers[name].url
+                runs[name]["models"].append(_rps(url, "/v1/models", None, 8, 400)["rps"])
+                runs[name]["completions"].append(_rps(url, "/v1/completions", short, 8, 24)["rps"])
+
+    def spread(values: list[float]) -> dict[str, float]:
+        return {"median": round(statistics.median(values), 1), "min": min(values), "max": max(values)}
+
+    out: dict[str, Any] = {"rounds": rounds, "clients": 8}
+    for path in ("models", "completions"):
+        on_med, off_med = statistics.median(runs["on"][path]), statistics.median(runs["off"][path])
+        out[path] = {"on_rps": spread(runs["on"][path]), "off_rps": spread(runs["off"][path]),
+                     "on_over_off": round(on_med / off_med, 3)}
+    return out
 
 
 def main(requests: int = 16, as_json: bool = False) -> None:

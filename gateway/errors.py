@@ -92,12 +92,21 @@ def payment_error(code: str, message: str, status: int = 402) -> APIError:
     return APIError(status, message, type="payment_error", code=code, param="X-Helio-Voucher")
 
 
+def _union_tag(part: object) -> bool:
+    """A union member's tag in an error's location (``constrained-str``, ``list[int]``)."""
+    return isinstance(part, str) and (part.startswith("constrained-") or "[" in part
+                                      or part in {"str", "int", "float", "bool", "none"})
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     errors = exc.errors()
     if not errors:
         return "invalid request body", None
-    first = errors[0]
-    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    # For a union (``stop``: a string or a list), the member the value was meant for is the
+    # one whose error is not a type mismatch (e.g. a list too long, not "not a string").
+    mismatch = ("_type", "_parsing")
+    first = next((e for e in errors if not str(e.get("type", "")).endswith(mismatch)), errors[0])
+    loc = [str(p) for p in first.get("loc", ()) if p != "body" and not _union_tag(p)]
     param = ".".join(loc) or None
     where = f" at '{param}'" if param else ""
     return f"Invalid request{where}: {first.get('msg', 'invalid value')}", param

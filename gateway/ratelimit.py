@@ -52,9 +52,31 @@ class FreeTier:
         stats = self._limiter.get_window_stats(item, *ids)
         return max(1, math.ceil(stats.reset_time - time.time()))
 
+    def check(self, key: str, contributor: bool, worst_tokens: int) -> None:
+        """``admit``'s refusals without counting anything: run before a request's prompt is
+        tokenized, so a client over its limits costs no tokenizer work."""
+        self._check(key, contributor, worst_tokens)
+        if not self._limiter.test(self._requests[contributor], "requests", key):
+            raise self._over_requests(key, contributor)
+
     def admit(self, key: str, contributor: bool, worst_tokens: int) -> FreeTicket:
         """Count one request for ``key``; 429 if over either limit (nothing is counted then)."""
-        requests, tokens = self._requests[contributor], self._tokens[contributor]
+        self._check(key, contributor, worst_tokens)
+        if not self._limiter.hit(self._requests[contributor], "requests", key):
+            raise self._over_requests(key, contributor)
+        return FreeTicket(self, key, contributor)
+
+    def _over_requests(self, key: str, contributor: bool) -> APIError:
+        self.refused += 1
+        requests = self._requests[contributor]
+        return rate_limited(
+            f"free tier: over {requests.amount} requests per minute for {key}; retry later "
+            "or pay with a voucher",
+            self._retry_after(requests, "requests", key),
+        )
+
+    def _check(self, key: str, contributor: bool, worst_tokens: int) -> None:
+        tokens = self._tokens[contributor]
         if worst_tokens > tokens.amount:
             raise APIError(
                 400,
@@ -70,14 +92,6 @@ class FreeTier:
                 "lower max_tokens, or pay with a voucher",
                 self._retry_after(tokens, "tokens", key),
             )
-        if not self._limiter.hit(requests, "requests", key):
-            self.refused += 1
-            raise rate_limited(
-                f"free tier: over {requests.amount} requests per minute for {key}; retry later "
-                "or pay with a voucher",
-                self._retry_after(requests, "requests", key),
-            )
-        return FreeTicket(self, key, contributor)
 
     def _charge_tokens(self, key: str, contributor: bool, tokens: int) -> None:
         item = self._tokens[contributor]

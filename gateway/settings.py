@@ -67,6 +67,21 @@ class GatewaySettings(BaseSettings):
     energy_retry_after_s: int = Field(
         30, ge=1, description="Retry-After of a 503 at_capacity answer"
     )
+    # Request limits (docs/gateway.md#limits): checked before any admission or tokenization.
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="largest request body, bytes (413 request_too_large beyond)"
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="a request body must arrive in full within this (408 request_timeout)"
+    )
+    max_prompt_chars: int = Field(
+        262_144, ge=1, description="characters of a prompt (all messages' text together) at most, "
+        "checked before the chat template and the tokenizer run (400)"
+    )
+    metrics: bool = Field(
+        True, description="GET /metrics (Prometheus) and the HTTP latency/status middleware; "
+        "false turns both off (docs/metrics.md)"
+    )
     web_dist: Path | None = Field(
         None, description="built web app (default: gateway/web/dist next to the package)"
     )

@@ -12,7 +12,7 @@ from eth_utils.crypto import keccak
 
 from gateway.chain_link import CACHE_S, ChainLink, ModelCatalog
 from gateway.generator import Generator
-from gateway.metrics import Metrics
+from gateway.metrics import Metrics, live_families
 from gateway.payments.chain import ChainChannels, ChainRedeemer
 from gateway.payments.channels import ChannelSource, MemoryChannels
 from gateway.payments.desk import PaymentDesk
@@ -88,6 +88,7 @@ def build_gateway(
         log.info("no Payments contract: vouchers are checked against off-chain channels")
     desk = PaymentDesk(domain, payee.address, channels, settings.price_per_token_wei,
                        settings.voucher_min_validity_s)
+    metrics = Metrics(enabled=settings.metrics)
     gates = {}
     if settings.energy_admission:
         from gateway.energy_gate import EnergyGate
@@ -95,14 +96,16 @@ def build_gateway(
         gates = {m.model_id: EnergyGate(m.swarm, m.model_id, m.num_blocks, settings.energy_queue_s,
                                         settings.energy_users_per_inferer)
                  for m in models.values() if m.swarm is not None}
+    generator = Generator(settings.max_concurrent_generations, settings.queue_timeout_s)
+    metrics.watch(lambda: live_families(generator, gates))
     return Gateway(
         settings=settings,
         models=models,
-        generator=Generator(settings.max_concurrent_generations, settings.queue_timeout_s),
+        generator=generator,
         free_tier=FreeTier(settings.free_requests_per_minute, settings.free_tokens_per_minute,
                            settings.contributor_multiplier),
         desk=desk,
-        redeem_loop=RedeemLoop(desk, redeemer, settings.redeem_interval_s),
+        redeem_loop=RedeemLoop(desk, redeemer, settings.redeem_interval_s, metrics=metrics),
         stakes=(StakeCache(helio.staking, ttl_s=CACHE_S) if helio and chain and chain.has("StakingRegistry")
                 else StaticStakes(stakers or ())),
         catalog=ModelCatalog(helio.models if helio and chain and chain.has("ModelRegistry") else None),
@@ -110,4 +113,5 @@ def build_gateway(
         chain=chain,
         memory_channels=memory,
         energy_gates=gates,
+        metrics=metrics,
     )

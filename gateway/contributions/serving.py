@@ -30,7 +30,10 @@ def close_epoch(gateway: Gateway) -> EpochRecord | None:
     key = epochs.referee_key(gateway.settings.referee_key, gateway.desk.domain.chain_id)
     chain = gateway.chain
     payments = _payments_of(chain) if chain is not None and chain.has("Payments") else None
-    return epochs.close_epoch(gateway.accounting, key, payments)
+    record = epochs.close_epoch(gateway.accounting, key, payments)
+    if record is not None:
+        gateway.metrics.epoch_closed(posted=record.tx is not None)
+    return record
 
 
 def _payments_of(chain: ChainLink) -> epochs.PaymentsFor:
@@ -48,4 +51,5 @@ async def epoch_loop(gateway: Gateway) -> None:
             try:
                 await asyncio.to_thread(close_epoch, gateway)
             except Exception as exc:  # the next epoch retries with the work since
+                gateway.metrics.epoch_failed()
                 log.warning("closing the contribution epoch failed: %s", exc)

@@ -1,5 +1,6 @@
-"""``GET /health``: liveness, models, active generations, chain, pending vouchers and the
-last redemption error."""
+"""``GET /health``: liveness, models, active generations, chain, pending vouchers, the
+last redemption error and the request/token/error totals (read from the gateway's
+Prometheus registry, as ``GET /metrics`` and the dashboard are)."""
 
 from __future__ import annotations
 
@@ -17,4 +18,5 @@ def health(gateway: Gateway) -> dict[str, Any]:
         "payments": "on-chain" if gateway.memory_channels is None else "off-chain",
         "vouchers_pending": len(gateway.desk.unredeemed()),
         "last_redeem_error": gateway.redeem_loop.last_error,
+        "totals": {k: v for k, v in gateway.metrics.snapshot().items() if not k.endswith("_per_minute")},
     }

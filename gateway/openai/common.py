@@ -9,6 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SEED_MAX = 2**63 - 1
 
+# Per-field limits of the request bodies (docs/gateway.md#limits): a request beyond one gets
+# 400 naming the field. The body size (HELIO_GATEWAY_MAX_BODY_BYTES, 1 MiB) and the prompt's
+# characters (HELIO_GATEWAY_MAX_PROMPT_CHARS) are settings and usually bind first.
+MAX_ID_CHARS = 256  # model, user, a message's name
+MAX_MESSAGES = 2048  # messages of a chat request (as OpenAI)
+MAX_TEXT_CHARS = 1_048_576  # one message's content or one content part's text
+MAX_CONTENT_PARTS = 256  # parts of one message's content
+MAX_STOP = 4  # stop strings (as OpenAI)
+MAX_STOP_CHARS = 256  # characters of one stop string
+MAX_PROMPT_IDS = 131_072  # token ids of a completions prompt
+
 
 class Usage(BaseModel):
     prompt_tokens: int
@@ -21,17 +32,21 @@ class StreamOptions(BaseModel):
 
 
 StopField = Annotated[
-    str | list[Annotated[str, Field(min_length=1)]] | None,
-    Field(description="up to 4 strings; generation stops before the first one produced"),
+    Annotated[str, Field(max_length=MAX_STOP_CHARS)]
+    | Annotated[list[Annotated[str, Field(min_length=1, max_length=MAX_STOP_CHARS)]],
+                Field(max_length=MAX_STOP)]
+    | None,
+    Field(description=f"up to {MAX_STOP} strings of at most {MAX_STOP_CHARS} characters; "
+          "generation stops before the first one produced"),
 ]
 
 
 class SamplingRequest(BaseModel):
-    """Fields both endpoints take. Unknown OpenAI fields are accepted and ignored."""
+    """Fields both endpoints take. Unknown fields (OpenAI's others) are ignored: not kept."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="ignore")
 
-    model: str = Field(min_length=1, description="a model id from GET /v1/models")
+    model: str = Field(min_length=1, max_length=MAX_ID_CHARS, description="a model id from GET /v1/models")
     max_tokens: int | None = Field(None, ge=1, description="new tokens at most")
     temperature: float = Field(1.0, ge=0, le=2, description="0 = greedy")
     top_p: float = Field(1.0, gt=0, le=1)
@@ -40,13 +55,13 @@ class SamplingRequest(BaseModel):
     seed: int | None = Field(None, ge=0, le=SEED_MAX)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: str | None = None
+    user: str | None = Field(None, max_length=MAX_ID_CHARS)
 
     def stop_list(self) -> tuple[str, ...]:
         if self.stop is None:
             return ()
         stops = [self.stop] if isinstance(self.stop, str) else list(self.stop)
-        return tuple(s for s in stops if s)[:4]
+        return tuple(s for s in stops if s)
 
     def include_usage(self) -> bool:
         return bool(self.stream_options and self.stream_options.include_usage)

@@ -1,7 +1,9 @@
 """Serving steps both generation endpoints share: resolve the model, check the request
-against limits, admit it (the swarm's energy capacity first, then payment or free
-tier), then run it to the end or stream it. Everything that can refuse a request runs
-before the first token is computed, so a refusal charges nothing."""
+against limits, precheck who pays (voucher or free tier, counting nothing) before the
+prompt is templated and tokenized in a worker thread, then admit it (the swarm's energy
+capacity first, then payment or free tier), then run it to the end or stream it.
+Everything that can refuse a request runs before the first token is computed, so a
+refusal charges nothing; nothing heavy runs on the event loop."""
 
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel
 
-from gateway.admission import Ticket, admit, precheck
+from gateway.admission import Checked, Ticket, admit, precheck
 from gateway.energy_gate import Admission
 from gateway.errors import APIError, at_capacity, model_not_found
 from gateway.generator import Delta, GenerationRequest
@@ -28,6 +31,7 @@ from node.referee.energy import AtCapacityError
 log = logging.getLogger(__name__)
 
 DISCONNECT_POLL_S = 0.2  # how often a non-streamed request checks that its client is there
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -57,7 +61,7 @@ async def admit_energy(gateway: Gateway, model: ServedModel, max_length: int) ->
     try:
         return await gate.admit(gate.new_session(), max_length)
     except AtCapacityError as exc:
-        gateway.metrics.error(503)
+        gateway.metrics.at_capacity(model.model_id)  # the 503 itself: the HTTP middleware
         raise at_capacity(str(exc), gateway.settings.energy_retry_after_s) from None
     except HeliomeshError as exc:  # no route at all
         raise APIError(503, f"the network could not run this request: {exc}", type="server_error",
@@ -79,9 +83,25 @@ def max_tokens_of(gateway: Gateway, body: SamplingRequest, value: int | None) ->
     return max_tokens
 
 
+async def precheck_prompt(gateway: Gateway, request: Request, model: ServedModel, max_tokens: int,
+                          prompt_chars: int, param: str) -> Checked:
+    """Before any tokenizer work: the prompt's size (400 naming ``param``), then who pays
+    (``gateway.admission.precheck``: 400/402 for a bad voucher, 429 over the free tier)."""
+    limit = gateway.settings.max_prompt_chars
+    if prompt_chars > limit:
+        raise APIError(400, f"the prompt has {prompt_chars} characters; this gateway takes at most "
+                       f"{limit} (HELIO_GATEWAY_MAX_PROMPT_CHARS)", code="prompt_too_long", param=param)
+    return await precheck(gateway, request, model.model_id, max_tokens)
+
+
+async def tokenize(work: Callable[[], _T]) -> _T:
+    """Run the chat template / tokenizer off the event loop (``/health`` stays prompt)."""
+    return await asyncio.to_thread(work)
+
+
 async def prepare(
     gateway: Gateway, request: Request, body: SamplingRequest, model: ServedModel,
-    prompt_ids: list[int], max_tokens: int,
+    prompt_ids: list[int], max_tokens: int, checked: Checked,
 ) -> Prepared:
     if not prompt_ids:
         raise APIError(400, "the prompt is empty", param="prompt")
@@ -96,10 +116,9 @@ async def prepare(
         prompt_ids=prompt_ids, max_tokens=max_tokens, temperature=body.temperature,
         top_p=body.top_p, seed=body.seed, stop=body.stop_list(),
     )
-    precheck(gateway, request, model.model_id)
     energy = await admit_energy(gateway, model, len(prompt_ids) + max_tokens)
     try:
-        ticket = await admit(gateway, request, model.model_id, len(prompt_ids) + max_tokens)
+        ticket = await admit(gateway, request, model.model_id, len(prompt_ids) + max_tokens, checked)
     except BaseException:
         if energy is not None:
             energy.release()
@@ -112,7 +131,8 @@ async def prepare(
 def _account(gateway: Gateway, prepared: Prepared, completion_tokens: int,
              usage: list[tuple[str | None, int]] | None) -> dict[str, str]:
     headers = prepared.ticket.settle(gateway, prepared.prompt_tokens, completion_tokens)
-    gateway.metrics.tokens(prepared.prompt_tokens, completion_tokens)
+    gateway.metrics.tokens(prepared.prompt_tokens, completion_tokens, prepared.ticket.tier,
+                           prepared.model.model_id)
     if usage is None:  # cancelled before the end: the model's spans did the work
         usage = [(s.address, s.end - s.start) for s in prepared.model.spans]
     used = prepared.prompt_tokens + completion_tokens
@@ -189,10 +209,13 @@ async def stream_events(
             yield sse(usage_chunk(Usage(prompt_tokens=prepared.prompt_tokens, completion_tokens=count,
                                         total_tokens=prepared.prompt_tokens + count)))
     except APIError as exc:
+        gateway.metrics.error(exc.status)
         yield sse(exc.body())
     except ValueError as exc:
+        gateway.metrics.error(400)
         yield sse(APIError(400, str(exc)).body())
     except Exception as exc:  # the stream has started: report in-band, as OpenAI does
+        gateway.metrics.error(500)
         log.exception("generation failed mid-stream")
         yield sse(APIError(500, f"generation failed: {type(exc).__name__}", type="server_error").body())
     finally:

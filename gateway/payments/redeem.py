@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.payments.channels import MemoryChannels
 from gateway.payments.desk import PaymentDesk
 from node.client.vouchers import SignedVoucher
+
+if TYPE_CHECKING:
+    from gateway.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,10 @@ class MemoryRedeemer:
 
 
 class RedeemLoop:
-    def __init__(self, desk: PaymentDesk, redeemer: Redeemer, interval_s: float) -> None:
+    def __init__(self, desk: PaymentDesk, redeemer: Redeemer, interval_s: float,
+                 metrics: Metrics | None = None) -> None:
         self.desk = desk
+        self.metrics = metrics
         self.redeemer = redeemer
         self.interval_s = interval_s
         self.batches = 0
@@ -51,6 +56,8 @@ class RedeemLoop:
         self.desk.mark_redeemed(vouchers)
         self.batches += 1
         self.vouchers_redeemed += len(vouchers)
+        if self.metrics is not None:
+            self.metrics.redeemed(len(vouchers))
         log.info("redeemed %d voucher(s) in one batch (tx %s)", len(vouchers), self.last_tx)
         return len(vouchers)
 
@@ -62,4 +69,6 @@ class RedeemLoop:
                 self.last_error = None
             except Exception as exc:  # keep the loop alive; the next batch retries
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                if self.metrics is not None:
+                    self.metrics.redeem_failed()
                 log.warning("voucher redemption failed (will retry): %s", self.last_error)

@@ -22,6 +22,7 @@ from node.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from node.inferer.config import EnergyOptions
+    from node.inferer.metrics import MetricsOptions
     from node.ipfs import IpfsStore
 
 app = typer.Typer(help="Run an inferer.", no_args_is_help=True)
@@ -61,6 +62,8 @@ def serve(
     quant: str = typer.Option(None, "--quant", help="quantize the span's weights: int8, int8-dynamic or int4"),
     refresh: float = typer.Option(30.0, "--refresh", help="seconds between DHT announcements"),
     cache_tokens: int = typer.Option(32768, "--cache-tokens", help="KV-cache budget over all sessions, in tokens"),
+    max_sessions_per_peer: int = typer.Option(64, "--max-sessions-per-peer", min=1, help="open sessions one peer (a client or a gateway) may hold here; more are refused as busy"),
+    max_streams_per_peer: int = typer.Option(128, "--max-streams-per-peer", min=1, help="open inference and push streams of one peer; more are refused as busy"),
     rebalance: float = typer.Option(0.0, "--rebalance", help="seconds between checks whether moving helps the swarm (0: never)"),
     rpc_url: str = typer.Option(None, "--rpc-url", envvar="HELIO_RPC_URL", help="register and stake on this chain at start"),
     network: str = typer.Option("local", "--network", help="deployments/<network>.json to use with --rpc-url"),
@@ -82,6 +85,8 @@ def serve(
     energy_enforce: bool = typer.Option(True, "--energy-enforce/--no-energy-enforce", help="let the energy decide when to serve (off: report only, never wait)"),
     trace_date: str = typer.Option(None, "--trace-date", help="--energy trace: start at local noon of this day (MM-DD, YYYY-MM-DD, march-equinox, june-solstice, december-solstice; default today)"),
     attest_interval: float = typer.Option(3600.0, "--attest-interval", envvar="HELIO_ATTEST_INTERVAL", help="with --rpc-url: post energy reports on-chain at every state change and at most once per this many seconds (of the energy clock)"),
+    metrics_port: int = typer.Option(None, "--metrics-port", envvar="HELIO_METRICS_PORT", min=0, max=65535, help="serve Prometheus metrics at http://HOST:PORT/metrics (default: off; 0 picks a free port, logged); docs/metrics.md"),
+    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", envvar="HELIO_METRICS_HOST", help="address the metrics endpoint binds (loopback by default; 0.0.0.0 for a Prometheus on another machine)"),
 ) -> None:
     """Serve blocks of a model: load them, announce them in the DHT, answer sessions."""
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
@@ -113,6 +118,8 @@ def serve(
         quant=quant,
         refresh_s=refresh,
         cache_tokens=cache_tokens,
+        max_sessions_per_peer=max_sessions_per_peer,
+        max_streams_per_peer=max_streams_per_peer,
         rebalance_period_s=rebalance,
         region=region,
         relayed=auto_relay,
@@ -125,7 +132,7 @@ def serve(
     )
     log.info("inferer %s, model %s, blocks %s", Account.from_key(key).address, config.model_dir, blocks)
     try:
-        run(run_server(config))
+        run(run_server(config, _metrics(metrics_port, metrics_host)))
     finally:
         if store is not None:
             store.close()
@@ -166,6 +173,12 @@ def _energy(mode: str, opts: list[str], watts: float, site: str, tz: float | Non
     return EnergyOptions(mode, adapter_options=parse_options(opts), watts=watts, trace_site=site,
                          tz_offset=tz, clock_speed=speed, enforce=enforce, trace_date=trace_date,
                          attest_interval_s=attest_interval, **controller)
+
+
+def _metrics(port: int | None, host: str) -> MetricsOptions | None:
+    from node.inferer.metrics import MetricsOptions
+
+    return MetricsOptions(port=port, host=host) if port is not None else None
 
 
 def _deployments_dir() -> Path | None:

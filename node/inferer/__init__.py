@@ -10,4 +10,5 @@
 - ``energy``     ``ServerEnergy``: the energy gate (``--energy``), signed reports in the DHT record
                  and, with a chain, posted to EnergyAttestations; ``GatedServer``, what it needs
                  from the server (``InfererServer`` implements it)
+- ``metrics``    ``InfererMetrics``: Prometheus metrics over HTTP (``--metrics-port``)
 """

@@ -16,6 +16,20 @@ ENERGY_MODES = ("none", *sorted(ADAPTERS))  # none: no energy gate, always serve
 DEFAULT_ATTEST_INTERVAL_S = 3600.0  # periodic on-chain posts (state changes always post)
 
 
+DEFAULT_MAX_SESSIONS_PER_PEER = 64
+DEFAULT_MAX_STREAMS_PER_PEER = 128
+DEFAULT_INBOX_STEPS = 8
+
+
+@dataclass(frozen=True)
+class PeerCaps:
+    """What ``SpanService`` enforces per peer and per session (``InfererConfig.caps()``)."""
+
+    max_sessions_per_peer: int = DEFAULT_MAX_SESSIONS_PER_PEER
+    max_streams_per_peer: int = DEFAULT_MAX_STREAMS_PER_PEER
+    inbox_steps: int = DEFAULT_INBOX_STEPS
+
+
 @dataclass
 class EnergyOptions:
     mode: str  # an adapter name (node.energy.adapters.ADAPTERS)
@@ -92,6 +106,13 @@ class InfererConfig:
     cache_tokens: int = 32768  # KV-cache budget over all sessions, in tokens
     max_chunk_tokens: int = 2048  # largest step a client may send
     push_timeout_s: float = 5.0  # the next server must accept a pushed step within this
+    # Per-peer caps (docs/swarm.md#caps): one peer cannot take the whole server. A gateway
+    # is one peer for all its users, so these are well above one client's needs.
+    max_sessions_per_peer: int = DEFAULT_MAX_SESSIONS_PER_PEER  # open inference sessions one peer may hold here
+    max_streams_per_peer: int = DEFAULT_MAX_STREAMS_PER_PEER  # open inference + push streams of one peer (opened or not)
+    # Steps queued per session before the server stops reading that session's stream
+    # (back-pressure: the sender waits; a push waits up to push_timeout_s, then is refused).
+    inbox_steps: int = DEFAULT_INBOX_STEPS
     ping_period_s: float = 30.0  # how often to measure RTT to the servers after this one
     rebalance_period_s: float = 0.0  # how often to check whether moving helps; 0 = never
     balance_margin: float = 0.2  # move only if the swarm's bottleneck improves by > 20 %
@@ -112,6 +133,13 @@ class InfererConfig:
             raise ConfigError("--num-blocks must be at least 1")
         if self.refresh_s <= 0 or self.cache_tokens < 1 or self.torch_threads < 1:
             raise ConfigError("refresh period, cache tokens and torch threads must be positive")
+        if min(self.max_sessions_per_peer, self.max_streams_per_peer, self.inbox_steps) < 1:
+            raise ConfigError("--max-sessions-per-peer, --max-streams-per-peer and the inbox size "
+                              "must be at least 1")
+
+
+    def caps(self) -> PeerCaps:
+        return PeerCaps(self.max_sessions_per_peer, self.max_streams_per_peer, self.inbox_steps)
 
 
 def parse_blocks(text: str) -> tuple[int, int] | None:

@@ -29,6 +29,7 @@ from node.engine.host import EngineLimits
 from node.engine.span import Span
 from node.inferer.config import InfererConfig
 from node.inferer.energy import ServerEnergy
+from node.inferer.metrics import InfererMetrics, MetricsOptions
 from node.inferer.service import SpanService
 from node.inferer.throughput import measure_throughput
 from node.swarm.balance import block_throughputs, choose_best_start, should_move
@@ -46,8 +47,10 @@ PING_TIMEOUT_S = 5.0
 
 
 class InfererServer:
-    def __init__(self, config: InfererConfig) -> None:
+    def __init__(self, config: InfererConfig, metrics: MetricsOptions | None = None) -> None:
         self.config = config
+        self.metrics_options = metrics
+        self.metrics: InfererMetrics | None = None  # with --metrics-port
         self.manifest = Manifest.load(config.model_dir)
         self.model_id = self.manifest.model_id
         self.address = Account.from_key(config.private_key).address
@@ -68,6 +71,9 @@ class InfererServer:
 
     # --- life cycle -------------------------------------------------------------------
     async def start(self) -> None:
+        if self.metrics_options is not None:  # up first: scrapes see joining and loading too
+            self.metrics = InfererMetrics(self)
+            self.metrics.serve(self.metrics_options)
         self.peer = await start_peer(self.config.peer)
         log.info("peer %s listening on %s", self.peer.peer_id, ", ".join(await self.peer.maddrs()))
         await self._register_handlers()
@@ -113,6 +119,8 @@ class InfererServer:
         if self.energy is not None:
             await self.energy.stop()
         if self.peer is None:
+            if self.metrics is not None:
+                self.metrics.close()
             return
         try:
             if self.service is not None and self.state == ServerState.ONLINE:
@@ -125,6 +133,8 @@ class InfererServer:
                 await self.service.shutdown()
         finally:
             await self.peer.shutdown()
+            if self.metrics is not None:
+                self.metrics.close()
             log.info("offline")
 
     async def sessions_ended(self, timeout_s: float) -> None:
@@ -145,6 +155,8 @@ class InfererServer:
         """Stop serving the span and drop it (its sessions end)."""
         old, self.service = self.service, None
         if old is not None:
+            if self.metrics is not None:
+                self.metrics.retire(old.stats)
             await old.shutdown()
 
     async def load_span(self, start: int, end: int) -> None:
@@ -159,9 +171,11 @@ class InfererServer:
             p2p=self.peer.p2p, model_dir=self.config.model_dir, span=span, limits=limits,
             private_key=self.config.private_key, signer=self.signer,
             push_timeout_s=self.config.push_timeout_s,
-            accepting=self._accepting,
+            accepting=self._accepting, caps=self.config.caps(),
         )
         service.info = lambda: {"record": self.record().model_dump(mode="json")}
+        if self.metrics is not None:
+            service.on_step = self.metrics.on_step
         if self.config.throughput_override is not None:
             self.throughput = self.config.throughput_override
         elif self.config.measure_throughput:
@@ -343,11 +357,12 @@ class InfererServer:
             await asyncio.sleep(period * random.uniform(1 - jitter, 1 + jitter))
 
 
-async def serve(config: InfererConfig) -> None:
-    """Run an inferer until SIGINT/SIGTERM; drain and leave cleanly."""
+async def serve(config: InfererConfig, metrics: MetricsOptions | None = None) -> None:
+    """Run an inferer until SIGINT/SIGTERM; drain and leave cleanly. ``metrics``: serve
+    Prometheus metrics over HTTP (``node.inferer.metrics``)."""
     import signal
 
-    server = InfererServer(config)
+    server = InfererServer(config, metrics)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):

@@ -6,6 +6,13 @@ takes them in order, runs them on the engine's ``SpanHost`` (which batches concu
 sessions), pushes the output to the next server first (the critical path), then signs
 the output commitment and answers the client. Bad input gets an ``error`` message naming
 the problem; the session ends, the server keeps serving everyone else.
+
+Bounded (``PeerCaps``, docs/swarm.md#caps): a session's inbox holds ``inbox_steps`` steps;
+when it is full the server stops reading that client's stream (the client's writes wait:
+back-pressure, nothing dropped) and a push waits up to the push timeout, then is refused
+in its ack. One peer may hold ``max_sessions_per_peer`` sessions and
+``max_streams_per_peer`` open streams (inference and push); beyond, the stream gets a
+``busy`` error saying so.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +39,17 @@ from node.engine.errors import EngineError
 from node.engine.host import EngineLimits, SpanHost
 from node.engine.session import StepRequest as EngineStep
 from node.engine.span import Span
+from node.inferer.config import PeerCaps
 from node.inferer.push import PushChannels, PushError
 from node.inferer.subspan import SubSpans
-from node.swarm.errors import ProtocolError, SessionError, SwarmError, WrongSpanError, short_peer
+from node.swarm.errors import (
+    ProtocolError,
+    ServerBusyError,
+    SessionError,
+    SwarmError,
+    WrongSpanError,
+    short_peer,
+)
 from node.swarm.evidence import CommitmentSigner, InputChain, input_seed, session_key
 from node.swarm.wire import (
     INFERENCE_HANDLER,
@@ -78,6 +94,7 @@ class Session:
     codec: str  # node.engine.codecs: how hidden states are encoded both ways
     client: str
     hashes: InputChain  # the inputs so far, for the commitments
+    # bounded (PeerCaps.inbox_steps): a full inbox stops the reader, it drops nothing
     inbox: asyncio.Queue[Inbound | Exception | None] = field(default_factory=asyncio.Queue)
     steps: int = 0
 
@@ -96,7 +113,7 @@ class ServiceStats:
 class SpanService:
     def __init__(self, *, p2p: P2P, model_dir: Path, span: Span, limits: EngineLimits,
                  private_key: str, signer: CommitmentSigner, push_timeout_s: float,
-                 accepting: Callable[[], bool]) -> None:
+                 accepting: Callable[[], bool], caps: PeerCaps | None = None) -> None:
         self.p2p = p2p
         self.span = span
         self.model_id = span.manifest.model_id
@@ -108,10 +125,14 @@ class SpanService:
         self.address = self.key.public_key.to_checksum_address()
         self.signer = signer
         self.pushes = PushChannels(p2p, push_timeout_s)
+        self.push_timeout_s = push_timeout_s
+        self.caps = caps or PeerCaps()
+        self.streams: Counter[str] = Counter()  # open inference + push streams per peer
         self.sessions: dict[str, Session] = {}
         self.accepting = accepting  # False while draining: new sessions are refused
         self.stats = ServiceStats()
         self.info: Callable[[], dict[str, Any]] = lambda: {}
+        self.on_step: Callable[[float, int], None] | None = None  # (compute s, tokens): metrics
 
     async def register(self) -> None:
         await self.p2p.add_protobuf_handler(
@@ -146,6 +167,34 @@ class SpanService:
     async def rpc_inference(self, requests: AsyncIterator[runtime_pb2.ExpertRequest],
                             context: P2PContext) -> AsyncIterator[runtime_pb2.ExpertResponse]:
         client = str(context.remote_id)
+        if (refusal := self._enter_stream(client)) is not None:
+            yield _error(refusal)
+            return
+        try:
+            async with contextlib.aclosing(self._inference(requests, client)) as responses:
+                async for response in responses:
+                    yield response
+        finally:
+            self._leave_stream(client)
+
+    def _enter_stream(self, peer: str) -> ServerBusyError | None:
+        """Count a new stream of ``peer``; the refusal if it has too many open already."""
+        if self.streams[peer] >= self.caps.max_streams_per_peer:
+            self.stats.errors += 1
+            log.warning("refused a stream from %s: %d open", short_peer(peer), self.streams[peer])
+            return ServerBusyError(
+                f"too many open streams from {short_peer(peer)}: {self.streams[peer]} (at most "
+                f"{self.caps.max_streams_per_peer} per peer); close some or use another server")
+        self.streams[peer] += 1
+        return None
+
+    def _leave_stream(self, peer: str) -> None:
+        self.streams[peer] -= 1
+        if self.streams[peer] <= 0:
+            del self.streams[peer]
+
+    async def _inference(self, requests: AsyncIterator[runtime_pb2.ExpertRequest],
+                         client: str) -> AsyncGenerator[runtime_pb2.ExpertResponse, None]:
         try:
             first = await anext(requests)
         except StopAsyncIteration:
@@ -189,6 +238,11 @@ class SpanService:
             )
         if message.session_id in self.sessions:
             raise ProtocolError(f"session {message.session_id[:8]}… is already open here")
+        held = sum(1 for s in self.sessions.values() if s.client == client)
+        if held >= self.caps.max_sessions_per_peer:
+            raise ServerBusyError(
+                f"too many sessions from {short_peer(client)}: {held} open (at most "
+                f"{self.caps.max_sessions_per_peer} per peer); close some or use another server")
         host = self.host_for(message.start, message.end)
         if host is not self.main_host:
             # A sub-span shares the span's memory budget: reserve there too.
@@ -201,7 +255,8 @@ class SpanService:
             raise
         seed = input_seed(self.model_id, message.start, message.end, message.wire_dtype, message.codec)
         session = Session(message.session_id, message.start, message.end, host,
-                          message.wire_dtype, message.codec, client, InputChain(seed))
+                          message.wire_dtype, message.codec, client, InputChain(seed),
+                          asyncio.Queue(maxsize=self.caps.inbox_steps))
         self.sessions[session.session_id] = session
         self.stats.opened += 1
         return session
@@ -231,11 +286,12 @@ class SpanService:
                     raise SessionError(
                         f"unknown session {message.session_id[:8]}… on this stream "
                         f"(it carries {session.session_id[:8]}…)")
-                session.inbox.put_nowait(self._inbound(message, tensor, session, "client"))
+                # a full inbox waits here: the stream is not read until the worker catches up
+                await session.inbox.put(self._inbound(message, tensor, session, "client"))
         except (SwarmError, EngineError) as exc:
-            session.inbox.put_nowait(exc)
+            await session.inbox.put(exc)
             return
-        session.inbox.put_nowait(None)  # the client closed its side: the session ends
+        await session.inbox.put(None)  # the client closed its side: the session ends
 
     async def _work(self, session: Session,
                     outbox: asyncio.Queue[runtime_pb2.ExpertResponse | None]) -> None:
@@ -285,6 +341,8 @@ class SpanService:
         self.stats.steps += 1
         self.stats.tokens += item.hidden.shape[1]
         self.stats.compute_s += compute_s
+        if self.on_step is not None:
+            self.on_step(compute_s, item.hidden.shape[1])
 
     async def _forward(self, item: Inbound, proto: runtime_pb2.Tensor,
                        outbox: asyncio.Queue[runtime_pb2.ExpertResponse | None]) -> None:
@@ -321,6 +379,18 @@ class SpanService:
     async def rpc_push(self, requests: AsyncIterator[runtime_pb2.ExpertRequest],
                        context: P2PContext) -> AsyncIterator[runtime_pb2.ExpertResponse]:
         origin = str(context.remote_id)
+        if (refusal := self._enter_stream(origin)) is not None:
+            yield pack_response(PushAck(session_id="", step=0, ok=False, error=str(refusal)))
+            return
+        try:
+            async with contextlib.aclosing(self._pushes(requests, origin)) as responses:
+                async for response in responses:
+                    yield response
+        finally:
+            self._leave_stream(origin)
+
+    async def _pushes(self, requests: AsyncIterator[runtime_pb2.ExpertRequest],
+                      origin: str) -> AsyncGenerator[runtime_pb2.ExpertResponse, None]:
         async for request in requests:
             session_id, step = "", -1
             try:
@@ -331,7 +401,7 @@ class SpanService:
                 session = self.sessions.get(message.session_id)
                 if session is None:
                     raise SessionError(f"unknown session {message.session_id[:8]}… (not open here)")
-                session.inbox.put_nowait(self._inbound(message, tensor, session, origin))
+                await self._push_into(session, self._inbound(message, tensor, session, origin))
                 ack = PushAck(session_id=session_id, step=step, ok=True)
             except (SwarmError, EngineError) as exc:
                 self.stats.errors += 1
@@ -339,9 +409,22 @@ class SpanService:
                 ack = PushAck(session_id=session_id, step=max(step, 0), ok=False, error=str(exc)[:2000])
             yield pack_response(ack)
 
+    async def _push_into(self, session: Session, item: Inbound) -> None:
+        """Back-pressure on a push stream: wait for room (the stream is not read meanwhile),
+        at most the push timeout; then refuse the push rather than drop it silently."""
+        try:
+            await asyncio.wait_for(session.inbox.put(item), self.push_timeout_s)
+        except TimeoutError:
+            raise ServerBusyError(
+                f"session {session.session_id[:8]}… has {session.inbox.qsize()} steps queued "
+                f"(at most {self.caps.inbox_steps}) and no room freed in {self.push_timeout_s:g} s; "
+                "push refused") from None
+
     async def shutdown(self) -> None:
         await self.pushes.close()
         for session in list(self.sessions.values()):
+            while session.inbox.full():  # make room for the end marker: the session ends
+                session.inbox.get_nowait()
             session.inbox.put_nowait(None)
         for host in self.hosts.values():
             with contextlib.suppress(Exception):

@@ -3,22 +3,33 @@ Heliomesh serves)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from gateway.openai.common import SamplingRequest, Usage
+from gateway.openai.common import (
+    MAX_CONTENT_PARTS,
+    MAX_ID_CHARS,
+    MAX_MESSAGES,
+    MAX_TEXT_CHARS,
+    SamplingRequest,
+    Usage,
+)
 
 
 class ContentPart(BaseModel):
     type: Literal["text"]
-    text: str
+    text: str = Field(max_length=MAX_TEXT_CHARS)
 
 
 class ChatMessage(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = None
-    name: str | None = None
+    content: (
+        Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+        | Annotated[list[ContentPart], Field(max_length=MAX_CONTENT_PARTS)]
+        | None
+    ) = None
+    name: str | None = Field(None, max_length=MAX_ID_CHARS)
 
     def text(self) -> str:
         if self.content is None:
@@ -29,7 +40,7 @@ class ChatMessage(BaseModel):
 
 
 class ChatCompletionRequest(SamplingRequest):
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_completion_tokens: int | None = Field(None, ge=1, description="alias of max_tokens")
 
     def template_messages(self) -> list[dict[str, str]]:

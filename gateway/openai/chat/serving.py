@@ -22,11 +22,13 @@ from gateway.openai.chat.protocol import (
 from gateway.openai.common import Usage, new_id
 from gateway.openai.generation import (
     max_tokens_of,
+    precheck_prompt,
     prepare,
     resolve_model,
     run_to_end,
     sse,
     stream_events,
+    tokenize,
 )
 from gateway.state import Gateway
 
@@ -36,11 +38,14 @@ async def create_chat_completion(
 ) -> JSONResponse | StreamingResponse:
     model = resolve_model(gateway, body.model)
     max_tokens = max_tokens_of(gateway, body, body.max_completion_tokens or body.max_tokens)
+    messages = body.template_messages()
+    checked = await precheck_prompt(gateway, request, model, max_tokens,
+                                    sum(len(m["content"]) for m in messages), "messages")
     try:
-        prompt_ids = model.client.encode_chat(body.template_messages())
+        prompt_ids = await tokenize(lambda: model.client.encode_chat(messages))
     except ValueError as exc:
         raise APIError(400, str(exc), param="messages") from None
-    prepared = await prepare(gateway, request, body, model, prompt_ids, max_tokens)
+    prepared = await prepare(gateway, request, body, model, prompt_ids, max_tokens, checked)
     completion_id, created = new_id("chatcmpl"), int(time.time())
 
     if not body.stream:

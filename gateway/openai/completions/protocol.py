@@ -6,13 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from gateway.openai.common import SamplingRequest, Usage
+from gateway.openai.common import MAX_PROMPT_IDS, MAX_TEXT_CHARS, SamplingRequest, Usage
 
-TokenIds = Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
+TokenIds = Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=MAX_PROMPT_IDS)]
+PromptText = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 
 
 class CompletionRequest(SamplingRequest):
-    prompt: str | TokenIds | Annotated[list[str], Field(min_length=1, max_length=1)] = Field(
+    prompt: PromptText | TokenIds | Annotated[list[PromptText], Field(min_length=1, max_length=1)] = Field(
         description="a string, a list of token ids, or a list holding one string"
     )
     echo: bool = False

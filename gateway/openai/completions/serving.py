@@ -13,11 +13,13 @@ from gateway.openai.common import Usage, new_id
 from gateway.openai.completions.protocol import Completion, CompletionChoice, CompletionRequest
 from gateway.openai.generation import (
     max_tokens_of,
+    precheck_prompt,
     prepare,
     resolve_model,
     run_to_end,
     sse,
     stream_events,
+    tokenize,
 )
 from gateway.served_model import ServedModel
 from gateway.state import Gateway
@@ -41,8 +43,11 @@ async def create_completion(
 ) -> JSONResponse | StreamingResponse:
     model = resolve_model(gateway, body.model)
     max_tokens = max_tokens_of(gateway, body, body.max_tokens)
-    prompt_ids, prompt_text = prompt_ids_of(model, body)
-    prepared = await prepare(gateway, request, body, model, prompt_ids, max_tokens)
+    size = len(body.prompt) if isinstance(body.prompt, str) else (
+        len(body.prompt[0]) if isinstance(body.prompt[0], str) else 0)  # token ids: bounded by count
+    checked = await precheck_prompt(gateway, request, model, max_tokens, size, "prompt")
+    prompt_ids, prompt_text = await tokenize(lambda: prompt_ids_of(model, body))
+    prepared = await prepare(gateway, request, body, model, prompt_ids, max_tokens, checked)
     completion_id, created = new_id("cmpl"), int(time.time())
     prefix = prompt_text if body.echo else ""
 

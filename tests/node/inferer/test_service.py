@@ -4,10 +4,11 @@ probed with raw protocol messages: bad input gets a clear error, the server keep
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,153 @@ def test_info_answers_with_the_signed_state(served: Any) -> None:
     body = json.loads(response.metadata)
     assert body["record"]["start"] == 0 and body["record"]["end"] == 4
     assert body["record"]["state"] == "online"
+
+
+class _Stream:
+    """An inference (or push) stream held open: ``send`` more, ``answer`` the next reply."""
+
+    def __init__(self, client: Peer, server_id: str, handler: str = "heliomesh.inference") -> None:
+        self.queue: asyncio.Queue[runtime_pb2.ExpertRequest | None] = asyncio.Queue()
+        self.client, self.server_id, self.handler = client, server_id, handler
+        self.responses: Any = None
+
+    async def start(self, *messages: runtime_pb2.ExpertRequest) -> _Stream:
+        async def requests() -> AsyncIterator[runtime_pb2.ExpertRequest]:
+            while (item := await self.queue.get()) is not None:
+                yield item
+
+        self.send(*messages)
+        self.responses = await self.client.p2p.iterate_protobuf_handler(
+            PeerID.from_base58(self.server_id), self.handler, requests(), runtime_pb2.ExpertResponse)
+        return self
+
+    def send(self, *messages: runtime_pb2.ExpertRequest) -> None:
+        for message in messages:
+            self.queue.put_nowait(message)
+
+    async def answer(self, timeout: float = 20) -> dict[str, Any]:
+        return dict(json.loads((await asyncio.wait_for(anext(self.responses), timeout)).metadata))
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+
+@pytest.fixture
+def caps(served: Any) -> Iterator[Callable[..., None]]:
+    """``caps(max_sessions_per_peer=2, …)``: tighter caps on the running service, restored after."""
+    service = served[1].service
+    before = service.caps
+
+    def tighten(**changes: int) -> None:
+        service.caps = dataclasses.replace(before, **changes)
+
+    yield tighten
+    service.caps = before
+
+
+def _wait_closed(server: InfererServer, sids: list[str]) -> None:
+    deadline = time.monotonic() + 10
+    while any(sid in server.service.sessions for sid in sids):
+        assert time.monotonic() < deadline, "sessions stayed open after their streams ended"
+        time.sleep(0.05)
+
+
+def test_sessions_per_peer_are_capped_with_a_clear_error(served: Any, caps: Any) -> None:
+    loop, server, client = served
+    caps(max_sessions_per_peer=2)
+
+    async def scenario() -> tuple[dict[str, Any], list[str]]:
+        held, sids = [], []
+        for _ in range(2):
+            sid, opener = _open()
+            stream = await _Stream(client, server.peer.peer_id).start(opener)
+            assert (await stream.answer())["type"] == "opened"
+            held.append(stream)
+            sids.append(sid)
+        third = await _Stream(client, server.peer.peer_id).start(_open()[1])
+        refusal = await third.answer()
+        for stream in [*held, third]:
+            stream.close()
+        return refusal, sids
+
+    refusal, sids = loop.run(scenario(), timeout=60)
+    assert refusal["type"] == "error" and refusal["code"] == "busy"
+    assert "too many sessions" in refusal["message"] and "at most 2 per peer" in refusal["message"]
+    _wait_closed(server, sids)
+    sid, opener = _open()  # under the cap again: served
+    assert _kinds(loop.run(_exchange(client, server.peer.peer_id, [opener, _step(sid, torch.randn(1, 1, 576))]))) == ["opened", "result"]
+
+
+def test_streams_per_peer_are_capped_with_a_clear_error(served: Any, caps: Any) -> None:
+    loop, server, client = served
+    caps(max_streams_per_peer=2)
+
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        held, sids = [], []
+        for _ in range(2):
+            sid, opener = _open()
+            stream = await _Stream(client, server.peer.peer_id).start(opener)
+            assert (await stream.answer())["type"] == "opened"
+            held.append(stream)
+            sids.append(sid)
+        third = await _Stream(client, server.peer.peer_id).start(_open()[1])
+        refusal = await third.answer()
+        push = pack(StepRequest(type="push", session_id=sids[0], step=0, position=0), torch.zeros(1, 1, 576))
+        pusher = await _Stream(client, server.peer.peer_id, "heliomesh.push").start(push)
+        push_refusal = await pusher.answer()
+        for stream in [*held, third, pusher]:
+            stream.close()
+        return refusal, push_refusal, sids
+
+    refusal, push_refusal, sids = loop.run(scenario(), timeout=60)
+    assert refusal["type"] == "error" and refusal["code"] == "busy"
+    assert "too many open streams" in refusal["message"] and "at most 2 per peer" in refusal["message"]
+    assert push_refusal["ok"] is False and "too many open streams" in push_refusal["error"]
+    _wait_closed(server, sids)
+    assert not server.service.streams  # every stream counted out again
+
+
+def test_a_full_inbox_stops_reading_the_stream_and_drops_nothing(served: Any, caps: Any) -> None:
+    """Inbox of 1 and a worker held back: the server reads one step into the inbox and
+    no more (back-pressure); a push into the full inbox is refused after the push timeout;
+    once the worker goes on, every step sent is answered, in order."""
+    loop, server, client = served
+    service = server.service
+    caps(inbox_steps=1)
+    steps = 8
+
+    async def scenario() -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
+        gate = asyncio.Event()
+        step = service._step
+
+        async def held_back(*args: Any) -> None:
+            await gate.wait()
+            await step(*args)
+
+        service._step = held_back
+        timeout, service.push_timeout_s = service.push_timeout_s, 0.5
+        try:
+            sid, opener = _open()
+            stream = await _Stream(client, server.peer.peer_id).start(opener)
+            assert (await stream.answer())["type"] == "opened"
+            stream.send(*(_step(sid, torch.randn(1, 1, 576), step=i, position=i) for i in range(steps)))
+            await asyncio.sleep(1.0)  # time enough to read all of them, were it unbounded
+            queued = service.sessions[sid].inbox.qsize()
+            push = pack(StepRequest(type="push", session_id=sid, step=steps, position=steps),
+                        torch.zeros(1, 1, 576))
+            pusher = await _Stream(client, server.peer.peer_id, "heliomesh.push").start(push)
+            ack = await pusher.answer()
+            pusher.close()
+            gate.set()
+            results = [await stream.answer() for _ in range(steps)]
+            stream.close()
+            return queued, ack, results
+        finally:
+            del service._step
+            service.push_timeout_s = timeout
+
+    queued, ack, results = loop.run(scenario(), timeout=90)
+    assert queued == 1  # one step waits in the inbox (one is with the worker); the rest unread
+    assert ack["ok"] is False and "push refused" in ack["error"] and "at most 1" in ack["error"]
+    assert [r["type"] for r in results] == ["result"] * steps
+    assert [r["step"] for r in results] == list(range(steps))
