@@ -16,7 +16,7 @@ PY_STAMP := .venv/.installed
 NPM_STAMP := node_modules/.installed
 BUILD := .build/__local__.json
 
-.PHONY: help setup demo test lint compile lock bench docs clean
+.PHONY: help setup demo test soak lint compile lock bench docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -71,6 +71,16 @@ $(CHROMIUM):
 
 test: setup ## run the whole test suite (PYTEST_ARGS to narrow it)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Chaos soak: tests/chaos/test_chaos_faults.py::test_soak (its short pass runs in `make
+# test`) with random faults of every class for HELIO_SOAK_S seconds; the numbers go to
+# HELIO_SOAK_REPORT (JSON). The timeout leaves room for the start and the last episode.
+HELIO_SOAK_S ?= 1800
+HELIO_SOAK_REPORT ?= .build/soak.json
+soak: setup ## chaos soak on real processes, random faults (HELIO_SOAK_S=1800 seconds)
+	@mkdir -p $(dir $(HELIO_SOAK_REPORT))
+	HELIO_SOAK_S=$(HELIO_SOAK_S) HELIO_SOAK_REPORT=$(HELIO_SOAK_REPORT) $(PY) -m pytest \
+		tests/chaos/test_chaos_faults.py::test_soak -q -s --timeout=$$(( $(HELIO_SOAK_S) + 900 )) $(PYTEST_ARGS)
 
 lint: setup ## ruff on everything, mypy (strict) on node/ and gateway/, the import layers (lint-imports)
 	$(PY) -m ruff check node gateway scripts tests

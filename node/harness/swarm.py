@@ -68,7 +68,8 @@ class LocalSwarm:
         self.rpc_url = rpc_url
         self.network = network
         self.extra_env = extra_env or {}
-        self.bootstrap: SwarmProcess | None = None
+        self.bootstrap: SwarmProcess | None = None  # the first one
+        self.bootstraps: list[SwarmProcess] = []
         self.inferers: list[SwarmProcess] = []
         self._all: list[SwarmProcess] = []
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -76,30 +77,52 @@ class LocalSwarm:
     # --- starting ------------------------------------------------------------------------
     @property
     def initial_peers(self) -> list[str]:
-        if self.bootstrap is None or not self.bootstrap.maddrs:
+        """Every bootstrap's multiaddrs (those started and not down right now)."""
+        maddrs = [m for proc in self.bootstraps if proc.alive for m in proc.maddrs]
+        if not maddrs:
             raise LocalSwarmError("start_bootstrap() first")
-        return list(self.bootstrap.maddrs)
+        return maddrs
 
-    def start_bootstrap(self, timeout: float = 60.0, also_listen: list[str] | None = None) -> list[str]:
+    def start_bootstrap(self, timeout: float = 60.0, also_listen: list[str] | None = None, *,
+                        name: str | None = None, port: int | None = None,
+                        identity: Path | None = None,
+                        initial_peers: list[str] | None = None, wait: bool = True) -> list[str]:
+        """Start a bootstrap peer (call again for a second one: ``initial_peers`` joins it
+        to the first). ``port`` and ``identity`` (a key file, created if missing) keep its
+        multiaddr across ``restart()`` — what a second bootstrap or chaos tests need.
+        ``wait=False``: return at once (``wait_ready(swarm.bootstraps)``; the returned list
+        fills when it is up)."""
+        name = name or ("bootstrap" if not self.bootstraps else f"bootstrap{len(self.bootstraps)}")
         args = ["bootstrap"]
         for host in also_listen or []:
             args += ["--also-listen", host]
-        proc = SwarmProcess("bootstrap", args, self.log_dir / "bootstrap.log")
+        if port is not None:
+            args += ["--port", str(port)]
+        if identity is not None:
+            args += ["--identity", str(identity)]
+        for maddr in initial_peers or []:
+            args += ["--initial-peers", maddr]
+        proc = SwarmProcess(name, args, self.log_dir / f"{name}.log")
         self._spawn(proc)
-        self._wait(proc, timeout)
-        self.bootstrap = proc
+        self.bootstraps.append(proc)
+        if wait:
+            self._wait(proc, timeout)
+        if self.bootstrap is None:
+            self.bootstrap = proc
         return proc.maddrs
 
     def start_inferer(self, blocks: tuple[int, int] | None, *, name: str | None = None,
                       dev_key: int | None = None, extra_args: list[str] | None = None,
                       wait: bool = True, timeout: float = DEFAULT_START_TIMEOUT_S,
-                      netns: str | None = None) -> SwarmProcess:
-        """``netns``: run it inside that network namespace (``ip netns exec``; tests only)."""
+                      netns: str | None = None,
+                      initial_peers: list[str] | None = None) -> SwarmProcess:
+        """``netns``: run it inside that network namespace (``ip netns exec``; tests only).
+        ``initial_peers``: join through these instead of every bootstrap."""
         name = name or f"inferer{len(self.inferers)}"
         args = ["node", "serve", "--model-dir", str(self.model_dir),
                 "--blocks", f"{blocks[0]}:{blocks[1]}" if blocks else "auto",
                 "--threads", str(self.threads), "--refresh", str(self.refresh_s)]
-        for maddr in self.initial_peers:
+        for maddr in initial_peers if initial_peers is not None else self.initial_peers:
             args += ["--initial-peers", maddr]
         if dev_key is not None:
             args += ["--dev-key", str(dev_key)]
