@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError
 
+from gateway.errors import APIError
 from gateway.payments.channels import ChannelInfo
 from node.chain.bindings import Payments
 from node.client.vouchers import SignedVoucher
@@ -14,7 +16,11 @@ ZERO = "0x0000000000000000000000000000000000000000"
 
 
 class ChainChannels:
-    """``Payments.channelOf``; an unknown channel (a revert or a zero client) is None."""
+    """``Payments.channelOf``; an unknown channel (a revert or a zero client) is None. A
+    chain that does not answer is the gateway's problem, not the client's: 503
+    ``chain_unavailable`` (retry later), never a 402 that says the channel does not exist."""
+
+    RETRY_AFTER_S = 10
 
     def __init__(self, payments: Payments) -> None:
         self.payments = payments
@@ -22,8 +28,13 @@ class ChainChannels:
     def channel(self, channel_id: int) -> ChannelInfo | None:
         try:
             c = self.payments.channel(channel_id)
-        except (ChainError, ValueError, Exception):  # noqa: BLE001 (unknown channel reverts)
+        except (ContractLogicError, ContractCustomError, ChainError, ValueError):  # unknown channel reverts
             return None
+        except Exception as exc:  # noqa: BLE001 (connection refused, timeout, …)
+            raise APIError(503, f"the gateway cannot reach its chain to check channel {channel_id} "
+                           f"({type(exc).__name__}); retry later", type="server_error",
+                           code="chain_unavailable",
+                           headers={"Retry-After": str(self.RETRY_AFTER_S)}) from None
         if c["client"] == ZERO:
             return None
         return ChannelInfo(channel_id, Web3.to_checksum_address(c["client"]),

@@ -12,6 +12,7 @@ names the check (docs/api.md).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from gateway.errors import APIError, payment_error
 from gateway.payments.channels import ChannelInfo, ChannelSource
 from node.client.vouchers import SignedVoucher, VoucherFormatError
 from node.crypto.eip712 import Domain, model_key
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -166,6 +169,26 @@ class PaymentDesk:
                 account.reserved -= ticket.reserved
                 account.charged += min(max(actual_cost, 0), ticket.reserved)
             return account.charged
+
+    def reconcile(self) -> int:
+        """Compare each channel's redeemed amount with the chain's: where the chain holds less
+        than this desk believes (the chain restarted from an older state, a reorg dropped the
+        redemption), the latest voucher becomes unredeemed again. How many channels rolled back."""
+        with self._lock:
+            accounts = [a for a in self.accounts.values() if a.latest is not None and a.redeemed > 0]
+        rolled_back = 0
+        for account in accounts:
+            info = self.channels.channel(account.channel)
+            if info is None:  # the channel itself is gone: nothing to redeem it against
+                continue
+            on_chain = info.redeemed
+            with self._lock:
+                if on_chain < account.redeemed:
+                    log.warning("channel %d: the chain holds %d redeemed, not %d; redeeming again",
+                                account.channel, on_chain, account.redeemed)
+                    account.redeemed = on_chain
+                    rolled_back += 1
+        return rolled_back
 
     def unredeemed(self) -> list[SignedVoucher]:
         """The latest voucher of each channel whose amount is above what was redeemed."""

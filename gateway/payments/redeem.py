@@ -48,7 +48,9 @@ class RedeemLoop:
         self.last_error: str | None = None
 
     def redeem_now(self) -> int:
-        """Redeem what is pending; returns how many vouchers went in the batch."""
+        """Redeem what is pending (after checking what the chain really holds: a chain
+        restarted from an older state forgets redemptions); how many vouchers went in."""
+        self.desk.reconcile()
         vouchers = self.desk.unredeemed()
         if not vouchers:
             return 0

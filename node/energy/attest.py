@@ -131,13 +131,21 @@ class ChainPoster:
 
     ``send(call)`` sends a contract call and returns its receipt (e.g.
     ``lambda call: transact(w3, account, call)``). Reports that pile up while a
-    transaction is in flight go out together through ``submitBatch``.
+    transaction is in flight go out together through ``submitBatch``. Reports the chain
+    never answered for (the RPC is down or timed out: an ``OSError``) are kept, the newest
+    ``max_batch`` of them, and go out again every ``retry_s`` and before the next report,
+    in order: after an outage the chain catches up instead of keeping a stale report until
+    the next one is due. A post the chain refused (a revert) is not retried: it would fail
+    the same way and hold back every later report.
     """
 
-    def __init__(self, contract: Any, send: Callable[[Any], Any], max_batch: int = 32) -> None:
+    def __init__(self, contract: Any, send: Callable[[Any], Any], max_batch: int = 32,
+                 retry_s: float = 15.0) -> None:
         self.contract = contract
         self.send = send
         self.max_batch = max_batch
+        self.retry_s = retry_s  # how often undelivered reports are tried again
+        self.undelivered: list[EnergyPayload] = []  # oldest first; the worker's own
         self.receipts: list[Any] = []
         self.errors: list[str] = []
         self.reports_posted = 0  # reports that reached the chain
@@ -159,7 +167,11 @@ class ChainPoster:
 
     def _work(self) -> None:
         while True:
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=self.retry_s if self.undelivered else None)
+            except queue.Empty:  # nothing new: try the undelivered ones again
+                self._submit_with_undelivered([])
+                continue
             if item is None:
                 return
             batch = [item]
@@ -173,12 +185,24 @@ class ChainPoster:
                     stop = True
                     break
                 batch.append(more)
-            self.submit_now(batch)
+            self._submit_with_undelivered(batch)
             if stop:
                 return
 
-    def submit_now(self, batch: list[EnergyPayload]) -> None:
-        """Send ``batch`` now, in this thread (one ``submit`` or one ``submitBatch``)."""
+    def _submit_with_undelivered(self, batch: list[EnergyPayload]) -> None:
+        """Post the undelivered reports before ``batch``; keep the newest of them on failure."""
+        todo = (self.undelivered + batch)[-self.max_batch:]
+        dropped = len(self.undelivered) + len(batch) - len(todo)
+        if dropped:
+            log.warning("energy reports: %d undelivered report(s) dropped (only the newest %d "
+                        "are kept during an outage)", dropped, self.max_batch)
+        self.undelivered = []
+        if not self.submit_now(todo):
+            self.undelivered = todo  # the chain did not answer: try again later
+
+    def submit_now(self, batch: list[EnergyPayload]) -> bool:
+        """Send ``batch`` now, in this thread (one ``submit`` or one ``submitBatch``). False
+        only if the chain did not answer (worth a retry); a revert is logged and True."""
         fns = self.contract.functions
         try:
             if len(batch) == 1:
@@ -188,18 +212,20 @@ class ChainPoster:
             self.receipts.append(self.send(call))
         except Exception as exc:  # a failed post must not kill the worker; the next one retries
             msg = _describe(exc)
+            unreachable = isinstance(exc, OSError)  # requests' connection errors and timeouts too
+            then = f"kept and tried again every {self.retry_s:.0f} s" if unreachable else                 "the next report due is posted as usual"
             if not self.failing:  # once per outage, not once per post
-                log.warning("energy report post failed (%d reports): %s; the next report due "
-                            "is posted as usual", len(batch), msg)
+                log.warning("energy report post failed (%d reports): %s; %s", len(batch), msg, then)
             else:
                 log.debug("energy report post failed again: %s", msg)
             self.failing = True
             self.errors.append(msg)
-            return
+            return not unreachable
         if self.failing:
             log.info("energy reports reach the chain again (after %d failed posts)", len(self.errors))
         self.failing = False
         self.reports_posted += len(batch)
+        return True
 
 
 def _describe(exc: Exception) -> str:

@@ -126,3 +126,25 @@ def test_contributor_proof_recovers_the_address() -> None:
     assert recover_contributor(contributor_header(INFERER.private_key)) == INFERER.address
     with pytest.raises(ValueError, match="expired"):
         recover_contributor(contributor_header(INFERER.private_key, validity_s=-10))
+
+
+def test_a_chain_that_does_not_answer_is_503_chain_unavailable_not_an_unknown_channel() -> None:
+    import socket
+
+    from web3 import Web3
+
+    from gateway.errors import APIError
+    from gateway.payments.chain import ChainChannels
+    from node.chain.artifacts import load_artifact
+    from node.chain.bindings import Payments
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 2}))
+    contract = w3.eth.contract(address=Web3.to_checksum_address("0x" + "11" * 20),
+                               abi=load_artifact("Payments").abi)
+    with pytest.raises(APIError) as raised:
+        ChainChannels(Payments(w3, contract)).channel(1)
+    assert raised.value.status == 503 and raised.value.code == "chain_unavailable"
+    assert "Retry-After" in (raised.value.headers or {})

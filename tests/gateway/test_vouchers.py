@@ -136,3 +136,19 @@ def test_one_shot_voucher_via_default_headers(gw) -> None:
     with pytest.raises(openai.APIStatusError) as err:  # the same header again: a replay
         client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2)
     assert err.value.status_code == 402 and err.value.body["code"] == "voucher_replayed"
+
+
+def test_a_redemption_the_chain_forgot_is_redeemed_again(gw) -> None:
+    """A chain restarted from an older state (anvil after kill -9, a reorg) forgets a mined
+    redemption; the next round sees the chain's amount below the desk's and redeems the
+    latest voucher again. The forgetting is done here on the gateway's off-chain channels
+    (the real anvil case runs in tests/chaos/test_chaos_faults.py)."""
+    wallet = _wallet(gw)
+    assert _post(gw, wallet.header(10_000 * PRICE)).status_code == 200
+    loop, channels = gw.gateway.redeem_loop, gw.gateway.memory_channels
+    assert loop.redeem_now() == 1
+    accepted = gw.gateway.desk.accounts[wallet.channel].accepted
+    channels.redeemed(wallet.channel, 0)  # the chain lost the redemption
+    assert loop.redeem_now() == 1
+    assert channels.channel(wallet.channel).redeemed == accepted
+    assert loop.redeem_now() == 0  # and only once

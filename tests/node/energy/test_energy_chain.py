@@ -139,3 +139,53 @@ def test_failed_posts_are_logged_once_and_retried_at_the_next_policy_point(chain
     assert any("reach the chain again" in r.getMessage() for r in caplog.records)
     assert attester.last_posted is not None
     assert energy.functions.latest(inferer.address).call()[5] == attester.last_posted.report.nonce
+
+
+def test_reports_the_chain_did_not_answer_for_are_kept_and_land_in_order(chain) -> None:
+    """While the RPC does not answer (simulated here at the poster's ``send``: a refused
+    connection; tests/chaos kills a real anvil), reports are kept and retried every
+    ``retry_s``; once it answers they land oldest first, before nothing newer."""
+    w3, deployment = chain
+    energy = deployment.contract(w3, "EnergyAttestations")
+    staking = deployment.contract(w3, "StakingRegistry")
+    inferer, me = funded_inferer(w3, b"\x44")
+    transact(w3, me, staking.functions.register("12D3KooWenergykeep", inferer.address, "UTC+1", 8))
+    down = True
+
+    def send(call):
+        if down:
+            raise ConnectionRefusedError("the chain does not answer")
+        return transact(w3, me, call)
+
+    poster = ChainPoster(energy, send, retry_s=0.2)
+    attester = EnergyAttester(inferer.address, inferer.key.hex(), Domain.of(energy), poster=poster,
+                              policy=PostingPolicy(min_interval_s=0),
+                              wall_clock=lambda: float(w3.eth.get_block("latest")["timestamp"]))
+    reading = EnergyReading(0.0, "fixed", 1500.0, 900.0, 0.5)
+    for state in (InfererState.LOADING, InfererState.ONLINE):
+        attester(0.0, reading, Decision(state, None, 8, 900.0, 0.5, False, True))
+    _wait(lambda: len(poster.undelivered) == 2 and len(poster.errors) >= 2)
+    assert energy.functions.latest(inferer.address).call()[5] == 0  # nothing on chain yet
+    down = False
+    _wait(lambda: poster.reports_posted == 2)
+    poster.close()
+    assert poster.undelivered == []
+    latest = energy.functions.latest(inferer.address).call()
+    assert attester.last_posted is not None
+    assert latest[4] == InfererState.ONLINE and latest[5] == attester.last_posted.report.nonce
+
+
+def test_a_reverted_report_is_not_retried(chain) -> None:
+    """A report the chain refuses (not registered: EnergyNotRegistered) would fail the same
+    way again and hold back every later one: it is dropped, not kept."""
+    w3, deployment = chain
+    energy = deployment.contract(w3, "EnergyAttestations")
+    inferer, me = funded_inferer(w3, b"\x45")
+    poster = ChainPoster(energy, lambda call: transact(w3, me, call), retry_s=0.2)
+    attester = EnergyAttester(inferer.address, inferer.key.hex(), Domain.of(energy), poster=poster,
+                              wall_clock=lambda: float(w3.eth.get_block("latest")["timestamp"]))
+    attester(0.0, EnergyReading(0.0, "fixed", 1500.0, 900.0, 0.5),
+             Decision(InfererState.ONLINE, None, 8, 900.0, 0.5, False, True))
+    _wait(lambda: len(poster.errors) == 1)
+    poster.close()
+    assert "EnergyNotRegistered" in poster.errors[0] and poster.undelivered == []
