@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from node.client import ClientModel, SamplingParams, generate_tokens
 from node.core.paths import NODE_MODULES_BIN, PROJECT_ROOT
+from node.engine import InProcessRoute, Span
 from node.harness.swarm import LocalSwarm, SwarmProcess
 from node.swarm.delay import DelayRelay, free_port
 from node.swarm.peer import LoopThread
@@ -420,3 +422,17 @@ class ChainRig:
 
     def close(self) -> None:
         self.poster.close(5)
+
+
+def reference_tokens(model_dir: Path, client_model: ClientModel, ids: list[int],
+                     params: SamplingParams) -> list[int]:
+    """The no-fault greedy tokens: the whole model in this process, on 1 torch thread (as
+    the inferers run)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return list(generate_tokens(client_model, InProcessRoute([Span(model_dir, 0, 30)]), ids, params))
+    finally:
+        torch.set_num_threads(threads)

@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
+from chaoskit import reference_tokens
 
 from node.client import ClientModel, SamplingParams, generate_tokens
 from node.client.swarm_client import SwarmClient
 from node.client.swarm_config import ClientConfig
-from node.engine import InProcessRoute, Span
 from node.harness.swarm import LocalSwarm, SwarmProcess
 from node.swarm.errors import MissingBlocksError
 
@@ -29,20 +28,11 @@ PARAMS = SamplingParams(max_new_tokens=5)
 GENERATIONS = 20
 
 
-def _reference(model_dir: Path, client_model: ClientModel, ids: list[int]) -> list[int]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return list(generate_tokens(client_model, InProcessRoute([Span(model_dir, 0, 30)]), ids, PARAMS))
-    finally:
-        torch.set_num_threads(threads)
-
-
 def test_generations_survive_random_kills_and_restarts(smollm2_dir: Path, tmp_path: Path) -> None:
     rng = random.Random(4)
     client_model = ClientModel(smollm2_dir)
     ids = client_model.encode_chat(PROMPT)
-    reference = _reference(smollm2_dir, client_model, ids)
+    reference = reference_tokens(smollm2_dir, client_model, ids, PARAMS)
     outcomes: list[str] = []
     kills: list[str] = []
     with LocalSwarm(smollm2_dir, tmp_path / "logs", refresh_s=3) as swarm:

@@ -36,7 +36,6 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-import torch
 from chaoskit import (
     MODEL,
     ChainRig,
@@ -46,6 +45,7 @@ from chaoskit import (
     RelayedInferer,
     StatefulAnvil,
     assert_all_gone,
+    reference_tokens,
     set_initial_peers,
 )
 
@@ -53,7 +53,6 @@ from gateway.errors import APIError
 from node.client import ClientModel, SamplingParams, generate_tokens
 from node.client.swarm_client import SwarmClient
 from node.client.swarm_config import ClientConfig
-from node.engine import InProcessRoute, Span
 from node.harness.swarm import LocalSwarm
 from node.swarm.errors import SwarmError
 from node.swarm.peer import PeerConfig
@@ -149,21 +148,12 @@ def _links(rig: Rig, inferer: RelayedInferer) -> list[str]:
     return [str(a) for link in links if str(link.peer_id) == inferer.proc.peer_id for a in link.addrs]
 
 
-def _reference(model_dir: Path, client_model: ClientModel, ids: list[int]) -> list[int]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return list(generate_tokens(client_model, InProcessRoute([Span(model_dir, 0, 30)]), ids, PARAMS))
-    finally:
-        torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def rig(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     logs = tmp_path_factory.mktemp("chaos-logs")
     client_model = ClientModel(smollm2_dir)
     ids = client_model.encode_chat(PROMPT)
-    reference = _reference(smollm2_dir, client_model, ids)
+    reference = reference_tokens(smollm2_dir, client_model, ids, PARAMS)
     # go-libp2p dials from its listen port (SO_REUSEPORT): peers would observe and learn
     # that direct address and bypass the relays. Off, in every p2pd of the test (the
     # inferers', the gateway's and this process's client).
@@ -207,7 +197,11 @@ def chain_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainRig]:
 
 @pytest.fixture
 def healed(rig: Rig) -> Iterator[Rig]:
-    """Every test starts and ends with no fault, no ban, every process up."""
+    """Every test starts and ends with no fault, no ban, every process up; it starts only
+    once every inferer is online in the DHT again (a record can lapse while its inferer is
+    cut off or slow, and a failover then finds no partner: seen once in a full run)."""
+    for inferer in rig.cluster.inferers:
+        rig.wait_online(inferer.proc.peer_id)
     yield rig
     rig.cluster.clear_faults()
     for boot in rig.cluster.bootstraps:
