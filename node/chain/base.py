@@ -11,8 +11,8 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
-from node.chain.artifacts import load_artifact
 from node.chain.connect import Transactable, transact
+from node.chain.reverts import decode_revert, describe_revert
 from node.core.errors import ChainError
 from node.crypto.eip712 import Domain
 
@@ -21,8 +21,7 @@ class ContractRevert(ChainError):
     """A transaction reverted with a custom error; ``name``/``args`` say which."""
 
     def __init__(self, contract: str, what: str, name: str, args: tuple[Any, ...]) -> None:
-        shown = ", ".join(str(a) for a in args)
-        super().__init__(f"{contract}.{what} reverted: {name}({shown})")
+        super().__init__(describe_revert(f"{contract}.{what}", name, args))
         self.name = name
         self.args_ = args
 
@@ -61,12 +60,7 @@ class ContractClient:
 
     def _decode(self, data: str) -> tuple[str, tuple[Any, ...]]:
         # Errors of contracts this one calls (e.g. the token's) bubble up unchanged.
-        for name in (self.NAME, "HelioToken", "StakingRegistry", "HelioGovernor"):
-            try:
-                return load_artifact(name).decode_error(data)
-            except ChainError:
-                continue
-        return "unknown error", (data,)
+        return decode_revert(data, self.NAME)
 
     def events(self, receipt: TxReceipt, event: str) -> list[dict[str, Any]]:
         from web3.logs import DISCARD

@@ -30,14 +30,17 @@ CacheDirOpt = typer.Option(None, "--cache-dir", help="cache root (default: HELIO
 BackendOpt = typer.Option("embedded", "--ipfs-backend", help="embedded (in-process Kubo) or kubo-rpc (your daemon)")
 ApiOpt = typer.Option(None, "--api", help="Kubo RPC API for kubo-rpc, e.g. http://127.0.0.1:5001")
 ListenOpt = typer.Option(None, "--listen", help="swarm multiaddr of the embedded node (repeatable; default /ip4/127.0.0.1/tcp/0)")
+AnnounceOpt = typer.Option(None, "--announce", help="public swarm multiaddr to announce when it differs from --listen (a port forward; repeatable)")
 ServeOpt = typer.Option(False, "--serve", help="keep the node running to seed the content until Ctrl-C / SIGTERM")
 JsonOpt = typer.Option(False, "--json", help="print one JSON object (CID, peer id, addrs, numbers) on stdout")
 ModelDirOpt = typer.Option(None, "--model-dir", help="publish this converted model directory instead")
 PeerOpt = typer.Option(None, "--peer", help="multiaddr …/p2p/<id> of a peer that has the model (repeatable)")
 
 
-def _open(backend: str, data_dir: Path | None, cache_dir: Path, api: str | None, listen: list[str] | None) -> IpfsStore:
-    return open_store(backend, data_dir=data_dir or cache_dir / "node", api=api, listen=listen or None)
+def _open(backend: str, data_dir: Path | None, cache_dir: Path, api: str | None, listen: list[str] | None,
+          announce: list[str] | None = None, peering: list[str] | None = None) -> IpfsStore:
+    return open_store(backend, data_dir=data_dir or cache_dir / "node", api=api, listen=listen or None,
+                      announce=announce or (), peering=peering or ())
 
 
 def _serve(store: IpfsStore) -> None:
@@ -68,6 +71,7 @@ def publish(
     backend: str = BackendOpt,
     api: str | None = ApiOpt,
     listen: list[str] | None = ListenOpt,
+    announce: list[str] | None = AnnounceOpt,
     serve: bool = ServeOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -76,7 +80,7 @@ def publish(
     Each CID IPFS computes must equal the manifest's; --serve keeps seeding."""
     cache = cache_dir or Settings().cache_dir
     directory = model_path or model_dir(cache, model_id, normalize_dtype(dtype))
-    store = _open(backend, data_dir, cache, api, listen)
+    store = _open(backend, data_dir, cache, api, listen, announce)
     try:
         result = publish_model(directory, store)
         err.print(
@@ -117,6 +121,7 @@ def fetch(
     backend: str = BackendOpt,
     api: str | None = ApiOpt,
     listen: list[str] | None = ListenOpt,
+    announce: list[str] | None = AnnounceOpt,
     serve: bool = ServeOpt,
     as_json: bool = JsonOpt,
 ) -> None:
@@ -125,7 +130,8 @@ def fetch(
     --span START:END fetches config.json and those blocks only; CID and sha256 of
     every file are checked before use; a rerun resumes; --serve keeps seeding."""
     cache = cache_dir or Settings().cache_dir
-    store = _open(backend, data_dir, cache, api, listen)
+    # the peers stay connected (Kubo Peering) while --serve seeds onward
+    store = _open(backend, data_dir, cache, api, listen, announce, peers)
     try:
         result = fetch_model(
             manifest_cid, store, cache, span=_parse_span(span), client_files=client,

@@ -47,6 +47,7 @@ class SwarmProcess:
     blocks: tuple[int, int] | None = None
     maddrs: list[str] = field(default_factory=list)
     netns: str | None = None
+    env: dict[str, str] = field(default_factory=dict)  # this process's own, over the swarm's
 
     @property
     def alive(self) -> bool:
@@ -115,9 +116,11 @@ class LocalSwarm:
                       dev_key: int | None = None, extra_args: list[str] | None = None,
                       wait: bool = True, timeout: float = DEFAULT_START_TIMEOUT_S,
                       netns: str | None = None,
-                      initial_peers: list[str] | None = None) -> SwarmProcess:
+                      initial_peers: list[str] | None = None,
+                      extra_env: dict[str, str] | None = None) -> SwarmProcess:
         """``netns``: run it inside that network namespace (``ip netns exec``; tests only).
-        ``initial_peers``: join through these instead of every bootstrap."""
+        ``initial_peers``: join through these instead of every bootstrap. ``extra_env``:
+        this inferer's own variables (e.g. a cache dir of its own)."""
         name = name or f"inferer{len(self.inferers)}"
         args = ["node", "serve", "--model-dir", str(self.model_dir),
                 "--blocks", f"{blocks[0]}:{blocks[1]}" if blocks else "auto",
@@ -129,7 +132,8 @@ class LocalSwarm:
         if self.rpc_url:
             args += ["--rpc-url", self.rpc_url, "--network", self.network]
         args += extra_args or []
-        proc = SwarmProcess(name, args, self.log_dir / f"{name}.log", netns=netns)
+        proc = SwarmProcess(name, args, self.log_dir / f"{name}.log", netns=netns,
+                            env=dict(extra_env or {}))
         self._spawn(proc)
         self.inferers.append(proc)
         if wait:
@@ -158,7 +162,7 @@ class LocalSwarm:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
                "OMP_NUM_THREADS": str(self.threads), "HELIO_PARENT_PID": str(os.getpid()),
                "COLUMNS": "160",  # rich wraps log lines at the terminal width
-               **self.extra_env}
+               **self.extra_env, **proc.env}
         env.pop("HELIO_INITIAL_PEERS", None)
         log_file = open(proc.log_path, "a")  # noqa: SIM115 - the child owns it; closed below
         log_file.write(f"--- {time.strftime('%H:%M:%S')} {' '.join(proc.args)}\n")

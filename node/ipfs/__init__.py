@@ -13,9 +13,11 @@ content id, verify them, and serve them onward (seeding).
 - ``errors``     ``IpfsError`` and its kinds (backend, timeout, integrity, manifest)
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from node.core.errors import ConfigError
+from node.ipfs.config import LOOPBACK_LISTEN
 from node.ipfs.embedded import EmbeddedStore
 from node.ipfs.errors import (
     IpfsBackendError,
@@ -36,15 +38,19 @@ def open_store(
     *,
     data_dir: Path | None = None,
     api: str | None = None,
-    listen: list[str] | None = None,
+    listen: Sequence[str] | None = None,
+    announce: Sequence[str] = (),
+    peering: Sequence[str] = (),
 ) -> IpfsStore:
     """Open a store. ``embedded`` needs ``data_dir`` (its Kubo repo lives in
-    ``<data_dir>/ipfs``); ``kubo-rpc`` needs ``api`` (e.g. ``http://127.0.0.1:5001``)."""
+    ``<data_dir>/ipfs``); ``kubo-rpc`` needs ``api`` (e.g. ``http://127.0.0.1:5001``).
+    ``listen``/``announce``/``peering`` configure an embedded node for other machines
+    (``node/ipfs/config.py``); a kubo-rpc daemon keeps its own configuration."""
     if backend == "embedded":
         if data_dir is None:
             raise ConfigError("the embedded IPFS backend needs a data dir (--data-dir)")
-        store: IpfsStore = EmbeddedStore(data_dir, listen=listen) if listen else EmbeddedStore(data_dir)
-        return store
+        return EmbeddedStore(data_dir, listen=listen or LOOPBACK_LISTEN, announce=announce,
+                             peering=peering)
     if backend == "kubo-rpc":
         if not api:
             raise ConfigError("the kubo-rpc backend needs the daemon's API URL (--api)")

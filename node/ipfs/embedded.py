@@ -115,6 +115,8 @@ class EmbeddedStore(IpfsStore):
         listen: Sequence[str] = LOOPBACK_LISTEN,
         bootstrap: Sequence[str] | None = (),
         local_only: bool = True,
+        announce: Sequence[str] = (),
+        peering: Sequence[str] = (),
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.repo = self.data_dir / "ipfs"
@@ -132,7 +134,7 @@ class EmbeddedStore(IpfsStore):
                 )
             _open_repos.add(self._key)
         try:
-            self._init_repo(listen, bootstrap, local_only)
+            self._init_repo(listen, bootstrap, local_only, announce, peering)
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch.mkdir(parents=True)
             if self._k.RunNode(self._c(self._key)) != 1:
@@ -160,7 +162,12 @@ class EmbeddedStore(IpfsStore):
         return str(self._lib.from_c_str(ptr))
 
     def _init_repo(
-        self, listen: Sequence[str], bootstrap: Sequence[str] | None, local_only: bool
+        self,
+        listen: Sequence[str],
+        bootstrap: Sequence[str] | None,
+        local_only: bool,
+        announce: Sequence[str],
+        peering: Sequence[str],
     ) -> None:
         config_path = self.repo / "config"
         if not config_path.is_file():
@@ -168,7 +175,8 @@ class EmbeddedStore(IpfsStore):
             if self._k.CreateRepo(self._c(self._key)) < 0:
                 raise IpfsBackendError(f"could not create an IPFS repo in {self.repo}")
         config = json.loads(config_path.read_text())
-        apply_config(config, listen=listen, bootstrap=bootstrap, local_only=local_only)
+        apply_config(config, listen=listen, bootstrap=bootstrap, local_only=local_only,
+                     announce=announce, peering=peering)
         tmp = config_path.with_name("config.helio-tmp")
         tmp.write_text(json.dumps(config, indent=2))
         os.replace(tmp, config_path)

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +36,18 @@ def test_apply_config_public_mode_keeps_kubo_defaults() -> None:
     assert config["Bootstrap"] == ["/dnsaddr/x"]
     assert config["Discovery"]["MDNS"]["Enabled"] is True
     assert config["Addresses"]["Swarm"] == ["/ip4/0.0.0.0/tcp/4001"]
+
+
+def test_apply_config_announces_and_peers_for_other_machines() -> None:
+    config: dict[str, Any] = {}
+    peer = "QmSJHqNxyAYeM8SCpnwsMBGUivz7xvs7cahvctjv43FNfS"
+    apply_config(config, listen=["/ip4/0.0.0.0/tcp/4001"], announce=["/ip4/203.0.113.7/tcp/4001"],
+                 peering=[f"/ip4/10.0.0.2/tcp/4001/p2p/{peer}", f"/ip4/10.0.0.3/tcp/4001/p2p/{peer}"])
+    assert config["Addresses"]["Announce"] == ["/ip4/203.0.113.7/tcp/4001"]
+    assert config["Peering"]["Peers"] == [
+        {"ID": peer, "Addrs": ["/ip4/10.0.0.2/tcp/4001", "/ip4/10.0.0.3/tcp/4001"]}]
+    with pytest.raises(ConfigError, match="/p2p/<peer id>"):
+        apply_config({}, peering=["/ip4/10.0.0.2/tcp/4001"])
 
 
 def test_rate_limiter_waits_only_past_the_burst() -> None:
