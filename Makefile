@@ -16,7 +16,7 @@ PY_STAMP := .venv/.installed
 NPM_STAMP := node_modules/.installed
 BUILD := .build/__local__.json
 
-.PHONY: help setup demo test soak lint compile lock bench docs clean
+.PHONY: help setup demo test soak properties lint compile lock bench docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -81,6 +81,15 @@ soak: setup ## chaos soak on real processes, random faults (HELIO_SOAK_S=1800 se
 	@mkdir -p $(dir $(HELIO_SOAK_REPORT))
 	HELIO_SOAK_S=$(HELIO_SOAK_S) HELIO_SOAK_REPORT=$(HELIO_SOAK_REPORT) $(PY) -m pytest \
 		tests/chaos/test_chaos_faults.py::test_soak -q -s --timeout=$$(( $(HELIO_SOAK_S) + 900 )) $(PYTEST_ARGS)
+
+# Contract property tests, long tier: hypothesis stateful runs over Token, Payments,
+# Governor, StakingRegistry and Verification (invariants after every step); `make test`
+# runs a short pass of the same properties.
+HELIO_PROPERTY_EXAMPLES ?= 256
+properties: setup ## long contract property tests (HELIO_PROPERTY_EXAMPLES=256 sequences each)
+	HELIO_PROPERTY_EXAMPLES=$(HELIO_PROPERTY_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
+		tests/contracts/test_properties.py tests/contracts/test_staking_properties.py \
+		tests/contracts/test_verification_properties.py --timeout=0 $(PYTEST_ARGS)
 
 lint: setup ## ruff on everything, mypy (strict) on node/ and gateway/, the import layers (lint-imports)
 	$(PY) -m ruff check node gateway scripts tests

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IGovernor} from "@openzeppelin/contracts/governance/IGovernor.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {IModelRegistry} from "./interfaces/IModelRegistry.sol";
 import {IStakingRegistry} from "./interfaces/IStakingRegistry.sol";
 
@@ -20,7 +21,12 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     uint256 private _minBenchmarks;
 
     mapping(bytes32 key => Model model) private _models;
-    mapping(bytes32 key => mapping(address inferer => Benchmark result)) private _benchmarks;
+    // Benchmarks per round: releasing an id starts a new round for its next owner.
+    mapping(bytes32 key => mapping(uint256 round => mapping(address inferer => Benchmark result))) private _benchmarks;
+    mapping(bytes32 key => uint256 round) private _rounds;
+    mapping(bytes32 cidHash => bytes32 key) private _keyOfCid;
+    mapping(bytes32 key => string description) private _voteDescriptions;
+    uint256 private _voteNonce;
     bytes32[] private _adopted; // bounded: only governance adds to it
     mapping(bytes32 key => uint256 indexPlusOne) private _adoptedIndex;
 
@@ -55,6 +61,7 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         key = keccak256(bytes(modelId));
         Model storage m = _models[key];
         if (m.status != ModelStatus.None) revert ModelAlreadyProposed(key);
+        _claimManifest(key, manifestCid);
         m.creator = msg.sender;
         m.status = ModelStatus.Proposed;
         m.proposedAt = uint64(block.timestamp);
@@ -83,9 +90,9 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         _requireStatus(key, m.status, ModelStatus.Evaluating);
         if (!_staking.isActive(msg.sender)) revert ModelNotActiveInferer(msg.sender);
         if (accuracyBps > 10_000) revert ModelInvalidBenchmark(accuracyBps);
-        Benchmark storage b = _benchmarks[key][msg.sender];
-        if (b.postedAt != 0) revert ModelBenchmarkAlreadyPosted(key, msg.sender);
-        _benchmarks[key][msg.sender] = Benchmark(tokensPerSecMilli, milliJoulePerToken, accuracyBps, uint64(block.timestamp));
+        mapping(address inferer => Benchmark result) storage round = _benchmarks[key][_rounds[key]];
+        if (round[msg.sender].postedAt != 0) revert ModelBenchmarkAlreadyPosted(key, msg.sender);
+        round[msg.sender] = Benchmark(tokensPerSecMilli, milliJoulePerToken, accuracyBps, uint64(block.timestamp));
         m.benchmarkCount += 1;
         emit ModelBenchmarkPosted(key, msg.sender, tokensPerSecMilli, milliJoulePerToken, accuracyBps);
     }
@@ -96,7 +103,13 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         _requireStatus(key, m.status, ModelStatus.Evaluating);
         if (m.benchmarkCount < _minBenchmarks) revert ModelNotEnoughBenchmarks(m.benchmarkCount, _minBenchmarks);
         (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = _adoptCall(key);
-        string memory description = _description(m.modelId);
+        // A fresh nonce and OpenZeppelin's `#proposer=` suffix: only this registry can file
+        // this proposal, so nobody can front-run it with the identical one and cancel that.
+        string memory description = string.concat(
+            "Adopt model ", m.modelId, " (vote ", Strings.toString(++_voteNonce), ")#proposer=",
+            Strings.toHexString(address(this))
+        );
+        _voteDescriptions[key] = description;
         // Effects first: the Governor's proposal id is the hash of the proposal, known
         // before the call; the call then must file exactly that proposal.
         proposalId = _governor.hashProposal(targets, values, calldatas, keccak256(bytes(description)));
@@ -154,12 +167,33 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     }
 
     /// @inheritdoc IModelRegistry
+    function releaseId(bytes32 key) external onlyRole(GOVERNANCE_ROLE) {
+        Model storage m = _models[key];
+        ModelStatus status = m.status;
+        if (status == ModelStatus.None) revert ModelUnknown(key);
+        if (status == ModelStatus.Voting || status == ModelStatus.Adopted) revert ModelWrongStatus(key, status);
+        delete _keyOfCid[keccak256(bytes(m.manifestCid))];
+        delete _models[key];
+        delete _voteDescriptions[key];
+        _rounds[key] += 1; // the next owner's benchmarks start empty
+        emit ModelIdReleased(key);
+    }
+
+    /// @inheritdoc IModelRegistry
     function setMinBenchmarks(uint256 newValue) external onlyRole(GOVERNANCE_ROLE) {
         emit MinBenchmarksSet(_minBenchmarks, newValue);
         _minBenchmarks = newValue;
     }
 
     // --- internals -----------------------------------------------------------------------
+
+    /// @dev One id per manifest: the same weights proposed again under a new id are refused.
+    function _claimManifest(bytes32 key, string calldata manifestCid) private {
+        bytes32 cidHash = keccak256(bytes(manifestCid));
+        bytes32 original = _keyOfCid[cidHash];
+        if (original != bytes32(0)) revert ModelDuplicateManifest(original, _models[original].modelId);
+        _keyOfCid[cidHash] = key;
+    }
 
     function _onlyCreator(bytes32 key) private view returns (Model storage m) {
         m = _models[key];
@@ -203,10 +237,6 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         calldatas[0] = abi.encodeCall(IModelRegistry.adopt, (key));
     }
 
-    function _description(string memory modelId) private pure returns (string memory) {
-        return string.concat("Adopt model ", modelId);
-    }
-
     // --- views ---------------------------------------------------------------------------
 
     function modelOf(bytes32 key) external view returns (Model memory) {
@@ -222,11 +252,18 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     }
 
     function royaltyRecipientOf(bytes32 key) external view returns (address) {
-        return _models[key].royaltyRecipient;
+        Model storage m = _models[key];
+        // Royalties are earned by serving: only a model governance adopted (or later deprecated).
+        if (m.status != ModelStatus.Adopted && m.status != ModelStatus.Deprecated) return address(0);
+        return m.royaltyRecipient;
     }
 
     function benchmarkOf(bytes32 key, address inferer) external view returns (Benchmark memory) {
-        return _benchmarks[key][inferer];
+        return _benchmarks[key][_rounds[key]][inferer];
+    }
+
+    function keyOfManifest(string calldata manifestCid) external view returns (bytes32) {
+        return _keyOfCid[keccak256(bytes(manifestCid))];
     }
 
     function adoptedModels() external view returns (bytes32[] memory) {
@@ -237,8 +274,8 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         return _minBenchmarks;
     }
 
-    function adoptionDescription(string calldata modelId) external pure returns (string memory) {
-        return _description(modelId);
+    function adoptionDescription(bytes32 key) external view returns (string memory) {
+        return _voteDescriptions[key];
     }
 
     function keyOf(string calldata modelId) external pure returns (bytes32) {

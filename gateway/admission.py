@@ -14,12 +14,11 @@ from gateway.payments.desk import PaidTicket
 from gateway.ratelimit import FreeTicket
 from gateway.settings import COST_HEADER
 from gateway.state import Gateway
+from node.client.contributor import CONTRIBUTOR_HEADER, recover_contributor
 from node.client.vouchers import (
     CHARGED_HEADER,
-    CONTRIBUTOR_HEADER,
     VOUCHER_HEADER,
     SignedVoucher,
-    recover_contributor,
 )
 from node.core.errors import ConfigError
 
@@ -48,6 +47,12 @@ class Ticket:
         if self.free is not None:
             self.free.settle(used)
         return {}
+
+    def progress(self, gateway: Gateway, prompt_tokens: int, completion_tokens: int) -> None:
+        """A stream's tokens sent so far (written to the desk now and then: a gateway
+        killed mid-stream charges what it had served)."""
+        if self.paid is not None and completion_tokens:
+            self.paid.progress(gateway.desk.cost(prompt_tokens + completion_tokens))
 
     def cancel(self, gateway: Gateway) -> None:
         """The request failed before producing anything: charge nothing."""
@@ -83,7 +88,8 @@ async def precheck(gateway: Gateway, request: Request, model_id: str, max_tokens
     contributor = False
     if proof := request.headers.get(CONTRIBUTOR_HEADER):
         try:
-            address = recover_contributor(proof)
+            # EIP-712, for this gateway (its payee address) on this chain, short-lived.
+            address = recover_contributor(proof, gateway.desk.payee, gateway.desk.domain.chain_id)
         except ConfigError as exc:
             raise APIError(403, str(exc), type="permission_error", code="bad_contributor_proof",
                            param=CONTRIBUTOR_HEADER) from None

@@ -21,6 +21,7 @@ from gateway.limits import BodyLimit
 from gateway.openai.chat.router import router as chat_router
 from gateway.openai.completions.router import router as completions_router
 from gateway.openai.models.router import router as models_router
+from gateway.openai.schema import document_real_limits
 from gateway.payment_terms.router import router as payments_router
 from gateway.prometheus.install import install_metrics
 from gateway.state import Gateway
@@ -52,5 +53,6 @@ def create_app(gateway: Gateway, web_dist: Path | None = None) -> FastAPI:
                    payments_router, contributions_router):
         app.include_router(router)
     install_metrics(app, gateway)  # GET /metrics + HTTP latency/status (HELIO_GATEWAY_METRICS)
+    document_real_limits(app, gateway.settings.max_tokens_cap)  # the schema states the real cap
     mount_web_app(app, web_dist or gateway.settings.web_dist or WEB_DIST)
     return app

@@ -1,11 +1,24 @@
-"""The gateway's settings: ``HELIO_GATEWAY_*`` environment variables (or init arguments)."""
+"""The gateway's settings, read the way every helio command reads its own
+(node/core/settings.py): init arguments (its flags), ``HELIO_GATEWAY_*`` environment
+variables, ``.env``, then the ``[gateway]`` table of the TOML config file. Its chain
+(``HELIO_RPC_URL``, ``HELIO_NETWORK``) and swarm (``HELIO_INITIAL_PEERS``) come from the
+shared node settings, as for ``helio node serve``."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from node.core.settings import config_file
 
 COST_HEADER = "X-Helio-Request-Cost"  # what this request cost, token wei
 
@@ -46,9 +59,25 @@ class GatewaySettings(BaseSettings):
     voucher_min_validity_s: int = Field(
         60, ge=0, description="refuse vouchers expiring sooner than this (time to redeem)"
     )
+    redeem_grace_s: int = Field(
+        60, ge=0, description="time for a redemption to land on-chain: channels and vouchers must "
+        "stay redeemable 2 × redeem_interval_s + this after a request"
+    )
+    desk_path: Path | None = Field(
+        None, description="the payment desk's SQLite file (one per payee); default on a chain: "
+        "<cache_dir>/desk/<payee>-<Payments>-<deploy block>.sqlite; off-chain channels: in memory"
+    )
+    desk_fsync: bool = Field(
+        False, description="fsync every desk write (survives a power loss, slower); without it a "
+        "committed write survives the gateway process being killed"
+    )
     referee_key: str | None = Field(
         None, description="signs contribution epochs and posts their Merkle roots (needs "
-        "REFEREE_ROLE and stake); default on the local chain: anvil dev key 0 (the deployer)"
+        "REFEREE_ROLE, no stake); default on the local chain: anvil dev key 0 (the deployer)"
+    )
+    spot_check_rate: float = Field(
+        0.01, ge=0, le=1, description="share of swarm answers re-executed on an independent "
+        "inferer after they are returned (docs/verification.md); 0 turns the referee off"
     )
     contribution_epoch_s: float = Field(
         3600.0, gt=0, description="length of a contribution-accounting epoch"
@@ -85,3 +114,27 @@ class GatewaySettings(BaseSettings):
     web_dist: Path | None = Field(
         None, description="built web app (default: gateway/web/dist next to the package)"
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, dotenv_settings,
+                InitSettingsSource(settings_cls, init_kwargs=_toml_table()))
+
+
+def _toml_table() -> dict[str, Any]:
+    """The ``[gateway]`` table of the TOML config file (empty without one)."""
+    path = config_file()
+    if path is None:
+        return {}
+    try:
+        table = tomllib.loads(path.read_text()).get("gateway", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}  # the node settings report a broken file with its reason
+    return table if isinstance(table, dict) else {}

@@ -17,10 +17,11 @@ from gateway.payments.chain import ChainChannels, ChainRedeemer
 from gateway.payments.channels import ChannelSource, MemoryChannels
 from gateway.payments.desk import PaymentDesk
 from gateway.payments.redeem import MemoryRedeemer, Redeemer, RedeemLoop
+from gateway.payments.store import MEMORY, DeskStore, default_desk_path
 from gateway.ratelimit import FreeTier
 from gateway.served_model import ServedModel
 from gateway.settings import GatewaySettings
-from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS
+from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS, refuse_dev_key
 from node.core.errors import ConfigError
 from node.crypto.eip712 import PAYMENTS_DOMAIN_NAME, Domain
 from node.referee.accounting import ContributionLedger
@@ -68,6 +69,9 @@ def build_gateway(
     """Wire the parts; ``chain`` None (or a deployment without Payments) = off-chain payments."""
     chain_id = chain.deployment.chain_id if chain else ANVIL_CHAIN_ID
     key = settings.payee_key
+    # Anvil's public dev keys sign only on the local chain (node/chain/devkeys.py).
+    refuse_dev_key(key, chain_id, "HELIO_GATEWAY_PAYEE_KEY")
+    refuse_dev_key(settings.referee_key, chain_id, "HELIO_GATEWAY_REFEREE_KEY")
     if key is None:
         if chain_id != ANVIL_CHAIN_ID:
             raise ConfigError("set HELIO_GATEWAY_PAYEE_KEY: the gateway operator's key redeems vouchers")
@@ -77,17 +81,22 @@ def build_gateway(
     memory: MemoryChannels | None = None
     channels: ChannelSource
     redeemer: Redeemer
+    desk_path = settings.desk_path
     if chain is not None and helio is not None and chain.has("Payments"):
         payments = helio.payments
         domain = payments.domain()
         channels, redeemer = ChainChannels(payments), ChainRedeemer(payments)
+        desk_path = desk_path or default_desk_path(chain, payee.address)
     else:
         domain = Domain(PAYMENTS_DOMAIN_NAME, chain_id, OFFCHAIN_PAYMENTS)
         memory = MemoryChannels()
         channels, redeemer = memory, MemoryRedeemer(memory)
         log.info("no Payments contract: vouchers are checked against off-chain channels")
     desk = PaymentDesk(domain, payee.address, channels, settings.price_per_token_wei,
-                       settings.voucher_min_validity_s)
+                       settings.voucher_min_validity_s,
+                       store=DeskStore(desk_path or MEMORY, fsync=settings.desk_fsync),
+                       margin_s=int(2 * settings.redeem_interval_s) + settings.redeem_grace_s,
+                       payee_key=key)
     metrics = Metrics(enabled=settings.metrics)
     gates = {}
     if settings.energy_admission:

@@ -37,6 +37,7 @@ DEMO_CLOCK_SPEED = 120.0  # energy trace clock: 120 s of simulated time per wall
 # The trace day: local noon of the March equinox (Greensboro's TMY sun is strong then, so
 # the inferers come online on sunlight whatever today's date and weather are).
 DEMO_TRACE_DATE = "march-equinox"
+DEMO_WALLET = 4  # anvil's PUBLIC dev key 4: the wallet `helio wallet ...` uses while the demo runs
 
 
 def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
@@ -75,6 +76,7 @@ def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
         deployment = deploy_all(w3, DEV_ACCOUNTS[0].private_key, "local", params=params)
         for name, contract in deployment.contracts.items():
             log.info("deployed %s at %s", name, contract.address)
+        stack.callback(write_cli_settings(anvil.rpc_url).unlink, missing_ok=True)
         # The gateway (OpenAI API, web chat, dashboard) on loopback; the question goes
         # through its HTTP API with the official openai SDK.
         from gateway.chain_link import ChainLink
@@ -98,12 +100,31 @@ def run(once: bool, question: str, dtype: str, max_new_tokens: int) -> None:
         if once:
             return
         console.print(f"chain at {anvil.rpc_url}; deployments in deployments/local.json; "
-                      f"gateway at {gateway_server.url}/. Ctrl-C to stop.")
+                      f"gateway at {gateway_server.url}/; `helio wallet balance` (no flags) "
+                      "reads the demo's chain while it runs. Ctrl-C to stop.")
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
     console.print("stopped.")
+
+
+def write_cli_settings(rpc_url: str) -> Path:
+    """Tell every `helio` command where the demo's chain is, while the demo runs: its RPC
+    URL (a random port), the network, and a wallet (anvil's PUBLIC dev key 4, local chain
+    only), so `helio wallet balance` works with no flags (node/core/settings.py reads this
+    file last, and only while this process lives)."""
+    import os
+
+    from node.chain import DEV_ACCOUNTS
+    from node.core.settings import DEMO_PID_KEY, demo_settings_file, write_settings_file
+
+    path = write_settings_file(demo_settings_file(), {
+        DEMO_PID_KEY: os.getpid(), "network": "local", "rpc_url": rpc_url,
+        "private_key": DEV_ACCOUNTS[DEMO_WALLET].private_key})
+    log.info("settings for `helio` commands while the demo runs: %s (rpc_url %s, network local, "
+             "wallet %s)", path, rpc_url, DEV_ACCOUNTS[DEMO_WALLET].address)
+    return path
 
 
 def ipfs_args(manifest_cid: str, peers: list[str]) -> list[str]:

@@ -12,6 +12,11 @@ pragma solidity ^0.8.24;
 /// (GOVERNANCE_ROLE, the Timelock) adopts, rejects and deprecates; anyone can record a
 /// rejection once the Governor proposal was defeated, canceled or expired.
 /// A model's key is keccak256(bytes(modelId)); ids are lowercase [a-z0-9-], <= 64 bytes.
+/// A manifest CID belongs to one id (`ModelDuplicateManifest` names the first); governance
+/// can release a squatted or dead id (`releaseId`) so it can be proposed again. Adoption
+/// votes carry a nonce and OpenZeppelin's `#proposer=<this registry>` description suffix,
+/// so nobody else can file (and cancel) the same proposal first. The creator's royalty
+/// (`royaltyRecipientOf`) exists only while the model is adopted or deprecated.
 interface IModelRegistry {
     enum ModelStatus {
         None,
@@ -60,12 +65,14 @@ interface IModelRegistry {
     event ModelRejected(bytes32 indexed key);
     event ModelDeprecated(bytes32 indexed key);
     event MinBenchmarksSet(uint256 oldValue, uint256 newValue);
+    event ModelIdReleased(bytes32 indexed key);
 
     error ModelInvalidId(string modelId);
     error ModelInvalidCid(uint256 length);
     error ModelInvalidText(uint256 length);
     error ModelInvalidRoyaltyRecipient();
     error ModelAlreadyProposed(bytes32 key);
+    error ModelDuplicateManifest(bytes32 originalKey, string originalModelId);
     error ModelUnknown(bytes32 key);
     error ModelWrongStatus(bytes32 key, ModelStatus status);
     error ModelNotCreator(bytes32 key, address caller);
@@ -92,6 +99,9 @@ interface IModelRegistry {
     function finalizeRejected(bytes32 key) external;
     function deprecate(bytes32 key) external;
     function setMinBenchmarks(uint256 newValue) external;
+    /// @notice Governance: forget a model that is not voting or adopted; its id and
+    /// manifest CID can be proposed again (by anyone).
+    function releaseId(bytes32 key) external;
 
     function modelOf(bytes32 key) external view returns (Model memory);
     function statusOf(bytes32 key) external view returns (ModelStatus);
@@ -100,6 +110,8 @@ interface IModelRegistry {
     function benchmarkOf(bytes32 key, address inferer) external view returns (Benchmark memory);
     function adoptedModels() external view returns (bytes32[] memory);
     function minBenchmarks() external view returns (uint256);
-    function adoptionDescription(string calldata modelId) external pure returns (string memory);
+    /// @notice The Governor description of the model's current adoption vote ("" before).
+    function adoptionDescription(bytes32 key) external view returns (string memory);
+    function keyOfManifest(string calldata manifestCid) external view returns (bytes32);
     function keyOf(string calldata modelId) external pure returns (bytes32);
 }

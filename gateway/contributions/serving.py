@@ -26,11 +26,12 @@ def contributions(gateway: Gateway) -> dict[str, Any]:
 
 
 def close_epoch(gateway: Gateway) -> EpochRecord | None:
-    """Close the current epoch now; post its root when the chain has Payments."""
+    """Close the current epoch now; post its root when the chain has Payments: it shares
+    this gateway's own pool (its payee's 70 %) over the inferers this gateway counted."""
     key = epochs.referee_key(gateway.settings.referee_key, gateway.desk.domain.chain_id)
     chain = gateway.chain
     payments = _payments_of(chain) if chain is not None and chain.has("Payments") else None
-    record = epochs.close_epoch(gateway.accounting, key, payments)
+    record = epochs.close_epoch(gateway.accounting, key, payments, gateway.desk.payee)
     if record is not None:
         gateway.metrics.epoch_closed(posted=record.tx is not None)
     return record

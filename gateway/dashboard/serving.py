@@ -80,8 +80,10 @@ def _chain_facts(gateway: Gateway, address: str) -> dict[str, Any]:
                     "age_s": round(time.time() - report["timestamp"], 1)}
     with contextlib.suppress(Exception):
         if chain.has("Verification"):
-            passed, failed = helio.verification.reputation(address)
-            facts["reputation"] = {"passed": passed, "failed": failed}
+            # lifetime spot-check counts (node/referee/spotcheck.py posts them) and the jail
+            passed, failed = helio.verification.reputation_total(address)
+            jailed = chain.has("StakingRegistry") and helio.staking.is_jailed(address)
+            facts["reputation"] = {"passed": passed, "failed": failed, "jailed": jailed}
     return facts
 
 

@@ -205,6 +205,7 @@ async def stream_events(
             usage = delta.route_usage or usage
             if delta.text or delta.finish_reason:
                 yield sse(chunk(delta))
+                prepared.ticket.progress(gateway, prepared.prompt_tokens, count)
         if usage_chunk is not None:
             yield sse(usage_chunk(Usage(prompt_tokens=prepared.prompt_tokens, completion_tokens=count,
                                         total_tokens=prepared.prompt_tokens + count)))

@@ -8,8 +8,8 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from gateway.errors import APIError
 from gateway.payments.channels import ChannelInfo
+from gateway.payments.desk import Redemption
 from node.chain.bindings import Payments
-from node.client.vouchers import SignedVoucher
 from node.core.errors import ChainError
 
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -43,13 +43,19 @@ class ChainChannels:
 
 
 class ChainRedeemer:
-    """``Payments.redeemBatch`` from the payee's account, in one transaction."""
+    """``Payments.redeemBatch`` from the payee's account: each redemption simulated alone
+    (``eth_call``), the good ones in one transaction."""
 
     def __init__(self, payments: Payments) -> None:
         if payments.account is None:
             raise ChainError("redeeming vouchers needs the payee's account")
         self.payments = payments
 
-    def redeem(self, vouchers: list[SignedVoucher]) -> str | None:
-        receipt = self.payments.redeem_batch([(s.voucher, s.signature) for s in vouchers])
+    def simulate(self, redemption: Redemption) -> str | None:
+        s = redemption.signed
+        return self.payments.simulate_redeem(s.voucher, s.signature, redemption.amount)
+
+    def redeem(self, redemptions: list[Redemption]) -> str | None:
+        receipt = self.payments.redeem_batch([(r.signed.voucher, r.signed.signature, r.amount)
+                                              for r in redemptions])
         return "0x" + bytes(receipt["transactionHash"]).hex()

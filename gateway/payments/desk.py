@@ -2,12 +2,19 @@
 
 Per channel the desk keeps the highest voucher accepted, what was charged (actual tokens
 × price) and what is reserved by requests still running. A request is admitted only if
-its voucher is well-formed, for this gateway's chain and Payments contract, signed by the
-channel's client, made out to this payee and this model, not about to expire, within the
-channel's deposit, strictly above every voucher accepted before (no replay), and leaves
-room for the request's worst case: ``cumulativeAmount − charged − reserved ≥ (input
-tokens + max_tokens) × price``. Each refusal is a 402 ``payment_error`` whose ``code``
-names the check (docs/api.md).
+its voucher is well-formed, for this gateway's chain and Payments contract, validly
+signed by the channel's client, made out to this payee and this model, valid long enough
+to be redeemed, on a channel that stays open long enough to redeem it (``margin_s``:
+2 × the redeem interval + a grace, docs/gateway.md#payments), within the channel's
+deposit, strictly above every voucher accepted before (no replay), and leaves room for
+the request's worst case: ``cumulativeAmount − charged − reserved ≥ (input tokens +
+max_tokens) × price``. Each refusal is a 402 ``payment_error`` whose ``code`` names the
+check (docs/api.md).
+
+The books are written through to a ``DeskStore`` (SQLite, payments/store.py) before the
+admit or settle returns, so a killed gateway restarts with every voucher it served on.
+What is redeemed is the *charged* total (``Redemption.amount``), not the latest voucher's
+bound: the client pays what it was charged.
 """
 
 from __future__ import annotations
@@ -19,10 +26,17 @@ from dataclasses import dataclass, field
 
 from gateway.errors import APIError, payment_error
 from gateway.payments.channels import ChannelInfo, ChannelSource
-from node.client.vouchers import SignedVoucher, VoucherFormatError
+from gateway.payments.store import DeskStore
+from node.client.receipts import ChannelReceipt
+from node.client.vouchers import SignedVoucher, VoucherFormatError, VoucherSignatureError
+from node.core.errors import ConfigError
 from node.crypto.eip712 import Domain, model_key
 
 log = logging.getLogger(__name__)
+
+# secp256k1's order / 2: OpenZeppelin's ECDSA refuses a larger ``s`` (malleable
+# signatures), so the gateway must refuse it too or it serves vouchers the chain rejects.
+_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 
 @dataclass
@@ -32,8 +46,21 @@ class ChannelAccount:
     accepted: int = 0  # highest cumulativeAmount accepted
     charged: int = 0  # actual cost of finished requests
     reserved: int = 0  # worst case of requests still running
-    redeemed: int = 0  # cumulativeAmount of the last voucher redeemed on-chain
-    seen: set[bytes] = field(default_factory=set)  # voucher digests accepted
+    redeemed: int = 0  # amount last redeemed on-chain
+    aside: str | None = None  # why the redemption of ``latest`` was set aside (None: pending)
+    seen: set[bytes] = field(default_factory=set)  # voucher digests accepted (this process)
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """Redeem ``amount`` (what was charged) under ``signed`` (whose bound is ≥ it)."""
+
+    signed: SignedVoucher
+    amount: int
+
+    @property
+    def channel(self) -> int:
+        return self.signed.voucher.channel
 
 
 @dataclass
@@ -43,11 +70,25 @@ class PaidTicket:
     desk: PaymentDesk
     channel: int
     reserved: int
+    ticket_id: int = 0
     settled: bool = False
+    served: int = 0  # cost of what was sent so far, as last written to the store
+    _written_at: float = 0.0
 
     def settle(self, actual_cost: int) -> int:
         """Charge ``actual_cost`` (capped at the reservation); the channel's charged total."""
         return self.desk._settle(self, actual_cost)
+
+    def progress(self, cost_so_far: int, every_s: float = 1.0) -> None:
+        """What a stream has sent so far: written at its first token, then at most every
+        ``every_s``, so a gateway killed mid-stream charges what it had served."""
+        if self.settled or cost_so_far <= self.served:
+            return
+        now = time.monotonic()
+        if self.served and now - self._written_at < every_s:
+            return
+        self.served, self._written_at = min(cost_so_far, self.reserved), now
+        self.desk.store.served(self.ticket_id, self.served)
 
 
 class PaymentDesk:
@@ -58,14 +99,33 @@ class PaymentDesk:
         channels: ChannelSource,
         price_per_token_wei: int,
         min_validity_s: int = 60,
+        store: DeskStore | None = None,
+        margin_s: int = 0,
+        payee_key: str | None = None,
     ) -> None:
+        """``margin_s``: a channel (and a voucher) must stay redeemable this long after a
+        request for the payee to redeem it: 2 × the redeem interval + a grace."""
         self.domain = domain
         self.payee = payee
         self.channels = channels
         self.price_per_token_wei = price_per_token_wei
-        self.min_validity_s = min_validity_s
-        self.accounts: dict[int, ChannelAccount] = {}
+        self.min_validity_s = max(min_validity_s, margin_s)
+        self.margin_s = margin_s
+        self.payee_key = payee_key  # signs channel receipts
+        self.store = store or DeskStore()
         self._lock = threading.Lock()
+        started = time.perf_counter()
+        self.orphans_recovered = self.store.recover()
+        self.accounts: dict[int, ChannelAccount] = {}
+        for row in self.store.channels():
+            self.accounts[row.channel] = ChannelAccount(
+                row.channel, SignedVoucher.decode(row.latest) if row.latest else None,
+                row.accepted, row.charged, 0, row.redeemed, row.aside)
+        self.recovery_s = time.perf_counter() - started
+        if self.accounts:
+            log.info("payment desk %s: %d channel(s), %d interrupted request(s) charged what they "
+                     "served, read back in %.1f ms", self.store.path, len(self.accounts),
+                     self.orphans_recovered, self.recovery_s * 1000)
 
     def cost(self, tokens: int) -> int:
         return tokens * self.price_per_token_wei
@@ -74,8 +134,27 @@ class PaymentDesk:
     def decode(header: str) -> SignedVoucher:
         try:
             return SignedVoucher.decode(header)
+        except VoucherSignatureError as exc:
+            raise payment_error("bad_signature", str(exc)) from None
         except VoucherFormatError as exc:
             raise APIError(400, str(exc), code="invalid_voucher", param="X-Helio-Voucher") from None
+
+    def _signer(self, signed: SignedVoucher) -> str:
+        """The voucher's signer, or a 402 ``bad_signature`` for a signature no ECDSA
+        recovery accepts (a bad ``v``, ``r``/``s`` out of range, all zeros, high ``s``)."""
+        sig = signed.signature
+        s_value, v_byte = int.from_bytes(sig[32:64], "big"), sig[64]
+        if v_byte not in (27, 28) or s_value > _HALF_N:
+            raise payment_error(
+                "bad_signature", f"the voucher's signature is malformed (v={v_byte}, s "
+                f"{'above' if s_value > _HALF_N else 'within'} secp256k1n/2): sign it again with "
+                "an EIP-712 signer (node.client.vouchers.VoucherWallet)")
+        try:
+            return signed.voucher.recover(sig, self.domain)
+        except Exception as exc:  # noqa: BLE001 (eth_keys raises several kinds for junk)
+            raise payment_error(
+                "bad_signature", f"the voucher's signature does not recover to any address "
+                f"({type(exc).__name__}); sign it again") from None
 
     def check(self, signed: SignedVoucher, model_id: str, now: float | None = None) -> None:
         """The checks that need no channel state (domain, signature, payee, model, expiry):
@@ -92,10 +171,11 @@ class PaymentDesk:
                 f"this gateway takes chain {self.domain.chain_id} / Payments "
                 f"{self.domain.verifying_contract} (GET /v1/payments)",
             )
-        signer = v.recover(signed.signature, self.domain)
+        signer = self._signer(signed)
         if signer != v.client:
             raise payment_error(
-                "bad_signature", f"the voucher is signed by {signer}, not by its client {v.client}"
+                "bad_signature", f"the voucher's signature recovers to {signer}, not to its client "
+                f"{v.client}: signed with another key, or damaged"
             )
         if v.payee != self.payee:
             raise payment_error("wrong_payee", f"the voucher pays {v.payee}; this gateway is {self.payee}")
@@ -104,7 +184,8 @@ class PaymentDesk:
         if v.expiry < now + self.min_validity_s:
             raise payment_error(
                 "voucher_expired",
-                f"the voucher expires at {v.expiry}; it must stay valid ≥ {self.min_validity_s} s",
+                f"the voucher expires at {v.expiry}; it must stay valid ≥ {self.min_validity_s} s "
+                "so this gateway can redeem it",
             )
 
     def admit(
@@ -121,6 +202,13 @@ class PaymentDesk:
                 "unknown_channel",
                 f"channel {v.channel} is not an open channel from {v.client} to {self.payee}",
             )
+        if channel.expires_at < now + self.margin_s:
+            raise payment_error(
+                "channel_expiring",
+                f"channel {v.channel} expires at {channel.expires_at}; this gateway takes channels "
+                f"redeemable ≥ {self.margin_s} s more (2 × its redeem interval + a grace). Extend it "
+                "(helio wallet deposit 0 --channel N --hours H) or open a new one",
+            )
         if v.cumulative_amount > channel.deposit:
             raise payment_error(
                 "insufficient_deposit",
@@ -132,19 +220,18 @@ class PaymentDesk:
         with self._lock:
             account = self.accounts.get(v.channel)
             if account is None:
-                # First sight of this channel here (a new one, or this gateway restarted and
-                # lost its memory): what the chain already paid out is spent, so a voucher
-                # at or below it buys nothing.
+                # First sight of this channel here: what the chain already paid out is
+                # spent, so a voucher at or below it buys nothing.
                 done = channel.redeemed
-                account = self.accounts[v.channel] = ChannelAccount(
-                    v.channel, accepted=done, charged=done, redeemed=done)
-            if digest in account.seen:
+                account = ChannelAccount(v.channel, accepted=done, charged=done, redeemed=done)
+            if digest in account.seen or (account.latest is not None and account.latest.signature == signed.signature):
                 raise payment_error("voucher_replayed", "this voucher was already used; sign a new one")
             if v.cumulative_amount <= account.accepted:
                 raise payment_error(
                     "voucher_not_increasing",
                     f"cumulativeAmount {v.cumulative_amount} is not above the last accepted "
-                    f"{account.accepted} on channel {v.channel}",
+                    f"{account.accepted} on channel {v.channel}; resume from this gateway's "
+                    f"receipt (GET /v1/payments/channels/{v.channel}, VoucherWallet.resume)",
                 )
             room = v.cumulative_amount - account.charged - account.reserved
             if room < worst:
@@ -155,25 +242,32 @@ class PaymentDesk:
                     f"wei ({worst_tokens} tokens × {self.price_per_token_wei}); sign "
                     f"cumulativeAmount ≥ {need} or lower max_tokens",
                 )
+            # Durable before the request runs: a crash after this still redeems it.
+            ticket_id = self.store.accept(v.channel, v.cumulative_amount, account.charged,
+                                          account.redeemed, signed.encode(), worst)
+            self.accounts[v.channel] = account
             account.seen.add(digest)
             account.accepted = v.cumulative_amount
             account.latest = signed
+            account.aside = None
             account.reserved += worst
-        return PaidTicket(self, v.channel, worst)
+        return PaidTicket(self, v.channel, worst, ticket_id)
 
     def _settle(self, ticket: PaidTicket, actual_cost: int) -> int:
         with self._lock:
             account = self.accounts[ticket.channel]
             if not ticket.settled:
+                charged = account.charged + min(max(actual_cost, 0), ticket.reserved)
+                self.store.settle(ticket.ticket_id, ticket.channel, charged)
                 ticket.settled = True
                 account.reserved -= ticket.reserved
-                account.charged += min(max(actual_cost, 0), ticket.reserved)
+                account.charged = charged
             return account.charged
 
     def reconcile(self) -> int:
         """Compare each channel's redeemed amount with the chain's: where the chain holds less
         than this desk believes (the chain restarted from an older state, a reorg dropped the
-        redemption), the latest voucher becomes unredeemed again. How many channels rolled back."""
+        redemption), the charged total becomes unredeemed again. How many channels rolled back."""
         with self._lock:
             accounts = [a for a in self.accounts.values() if a.latest is not None and a.redeemed > 0]
         rolled_back = 0
@@ -187,19 +281,44 @@ class PaymentDesk:
                     log.warning("channel %d: the chain holds %d redeemed, not %d; redeeming again",
                                 account.channel, on_chain, account.redeemed)
                     account.redeemed = on_chain
+                    account.aside = None
+                    self.store.redeemed(account.channel, on_chain)
                     rolled_back += 1
         return rolled_back
 
-    def unredeemed(self) -> list[SignedVoucher]:
-        """The latest voucher of each channel whose amount is above what was redeemed."""
+    def unredeemed(self) -> list[Redemption]:
+        """Per channel, the charged total under the latest voucher where it is above what was
+        redeemed, unless that redemption was set aside (until a new voucher comes)."""
         with self._lock:
             return [
-                a.latest for a in self.accounts.values()
-                if a.latest is not None and a.latest.voucher.cumulative_amount > a.redeemed
+                Redemption(a.latest, a.charged) for a in self.accounts.values()
+                if a.latest is not None and a.charged > a.redeemed and a.aside is None
             ]
 
-    def mark_redeemed(self, vouchers: list[SignedVoucher]) -> None:
+    def mark_redeemed(self, redemptions: list[Redemption]) -> None:
         with self._lock:
-            for signed in vouchers:
-                account = self.accounts[signed.voucher.channel]
-                account.redeemed = max(account.redeemed, signed.voucher.cumulative_amount)
+            for r in redemptions:
+                account = self.accounts[r.channel]
+                account.redeemed = max(account.redeemed, r.amount)
+                self.store.redeemed(r.channel, account.redeemed)
+
+    def set_aside(self, redemption: Redemption, reason: str) -> None:
+        """The chain would refuse this redemption: keep it out of the batches (and say why)
+        until the channel's next voucher."""
+        with self._lock:
+            self.accounts[redemption.channel].aside = reason
+            self.store.set_aside(redemption.channel, reason)
+
+    def receipt(self, channel: int) -> ChannelReceipt | None:
+        """One channel's books signed by the payee (a wallet resumes from it); None for a
+        channel this desk never saw."""
+        if self.payee_key is None:
+            raise ConfigError("this desk has no payee key to sign receipts with")
+        with self._lock:
+            a = self.accounts.get(channel)
+            if a is None:
+                return None
+            unsigned = ChannelReceipt(
+                channel, self.payee, self.domain.chain_id, self.domain.verifying_contract, a.accepted,
+                a.charged, a.reserved, a.redeemed, a.latest.encode() if a.latest else None, int(time.time()))
+        return unsigned.signed_by(self.payee_key)

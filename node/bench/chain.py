@@ -182,11 +182,11 @@ def _governance(b: _Bench, p: Any) -> None:
     reqs = (800, 1500, 400)
     b.send(
         creator,
-        models.functions.propose("bench-model-a", "QmBench", "MIT", "llama", reqs, creator.address),
+        models.functions.propose("bench-model-a", "QmBenchA", "MIT", "llama", reqs, creator.address),
     )
     b.send(
         creator,
-        models.functions.propose("bench-model-b", "QmBench", "MIT", "llama", reqs, creator.address),
+        models.functions.propose("bench-model-b", "QmBenchB", "MIT", "llama", reqs, creator.address),
         "propose",
     )
     key = model_key("bench-model-b")
@@ -206,7 +206,7 @@ def _governance(b: _Bench, p: Any) -> None:
     b.send(voters[2], governor.functions.castVote(pid, 1))
     b.advance(blocks=p.voting_period_blocks)
     targets, values, calldatas = [models.address], [0], [models.encode_abi("adopt", [key])]
-    desc = Web3.keccak(text=models.functions.adoptionDescription("bench-model-b").call())
+    desc = Web3.keccak(text=models.functions.adoptionDescription(key).call())
     b.send(creator, governor.functions.queue(targets, values, calldatas, desc), "queue adoption")
     b.advance(p.timelock_delay_s)
     b.send(
@@ -215,7 +215,9 @@ def _governance(b: _Bench, p: Any) -> None:
 
 
 def _verification(b: _Bench, p: Any) -> None:
-    from node.crypto.eip712 import Domain, OutputCommitment
+    """Spot-check, claim, confirmations (by transaction and relayed), dispute and its
+    committee vote, slash by execution and by a resolved dispute (upheld and lost)."""
+    from node.crypto.eip712 import Domain, FraudClaim, OutputCommitment
 
     ver, staking, token = b.c["Verification"], b.c["StakingRegistry"], b.c["HelioToken"]
     deployer = b.deployer
@@ -224,21 +226,24 @@ def _verification(b: _Bench, p: Any) -> None:
     b.send(deployer, staking.functions.stake(p.min_stake))
     domain = Domain.of(ver)
     accused, x, y = (b.inferer(10 * p.min_stake) for _ in range(3))
+    role = ver.functions.VERIFIER_ROLE().call()
+    refs = [b.inferer(p.min_stake) for _ in range(4)]
+    for ref in refs:
+        _as_timelock(b, ver.functions.grantRole(role, ref.address))
 
-    def commit(who: LocalAccount, inp: bytes, out: bytes) -> tuple[Any, bytes]:
-        oc = OutputCommitment(b"\x05" * 32, 1, inp, out)
+    def commit(who: LocalAccount, session: bytes, out: bytes, fp: bytes) -> tuple[Any, bytes]:
+        oc = OutputCommitment(session, 1, b"\x11" * 32, out, fp)
         return oc.as_tuple(), oc.sign(who.key, domain)
 
-    b.send(deployer, ver.functions.postSpotCheck(accused.address, True))
-    b.send(deployer, ver.functions.postSpotCheck(accused.address, True), "post spot-check")
+    b.send(deployer, ver.functions.postSpotCheck(accused.address, b"\x01" * 32, True))
+    b.send(deployer, ver.functions.postSpotCheck(accused.address, b"\x02" * 32, True),
+           "post spot-check")  # fmt: skip
     claims = []
-    for n in range(2):
-        inp = bytes([n + 1]) * 32
-        args = (
-            accused.address,
-            commit(accused, inp, b"\xaa" * 32),
-            [commit(x, inp, b"\xbb" * 32), commit(y, inp, b"\xbc" * 32)],
-        )
+    for n in range(6):
+        session = bytes([n + 1]) * 32
+        args = (accused.address, commit(accused, session, b"\xaa" * 32, b"\xf1" * 32),
+                [commit(x, session, b"\xbb" * 32, b"\xf2" * 32),
+                 commit(y, session, b"\xbc" * 32, b"\xf2" * 32)])  # fmt: skip
         receipt = b.send(
             deployer, ver.functions.submitFraudClaim(*args), "post fraud claim" if n else None
         )
@@ -247,15 +252,28 @@ def _verification(b: _Bench, p: Any) -> None:
             .process_receipt(receipt, errors=DISCARD)[0]
             .args["claimId"]
         )
-    b.send(x, staking.functions.stake(1))  # keep x's stake active as a verifier would be
-    ref2 = b.inferer(p.min_stake)
-    role = ver.functions.VERIFIER_ROLE().call()
-    _as_timelock(b, ver.functions.grantRole(role, ref2.address))
-    b.send(ref2, ver.functions.confirmClaim(claims[0]))
-    b.send(ref2, ver.functions.confirmClaim(claims[1]), "confirm claim")
+    b.send(refs[0], ver.functions.confirmClaim(claims[0]))
+    b.send(refs[0], ver.functions.confirmClaim(claims[1]), "confirm claim")
+    c = ver.functions.claimOf(claims[2]).call()
+    sig = FraudClaim(c[0], c[2], c[8], c[9], c[10]).sign(refs[0].key, domain)
+    b.send(deployer, ver.functions.confirmClaimWithSignatures(claims[2], [sig]),
+           "confirm claim (1 relayed signature)")  # fmt: skip
+    for k, cid in enumerate(claims[3:]):
+        b.send(accused, ver.functions.dispute(cid), "dispute" if k else None)
+    for k, ref in enumerate(refs[1:]):  # claims 3, 4: upheld by three guilty votes
+        b.send(ref, ver.functions.confirmClaim(claims[3]))
+        b.send(ref, ver.functions.confirmClaim(claims[4]), "dispute vote" if k else None)
+    b.send(refs[1], ver.functions.rejectClaim(claims[5]), "dispute vote (reject)")
     b.advance(p.challenge_window_s)
     b.send(deployer, ver.functions.executeSlash(claims[0]))
     b.send(deployer, ver.functions.executeSlash(claims[1]), "slash")
+    b.advance(p.dispute_window_s)
+    b.send(deployer, ver.functions.resolveDispute(claims[3]))
+    b.send(deployer, ver.functions.resolveDispute(claims[4]), "resolve dispute (upheld: slash)")
+    b.send(deployer, ver.functions.resolveDispute(claims[5]),
+           "resolve dispute (lost: 3 accusers slashed)")  # fmt: skip
+    b.advance(p.claim_ttl_s)
+    b.send(deployer, ver.functions.expireClaim(claims[2]), "expire claim")
 
 
 def _as_timelock(b: _Bench, call: Any) -> None:
@@ -297,16 +315,22 @@ def _payments(b: _Bench) -> None:
     b.send(gateway, pay.functions.redeem(*voucher(channels[0], HELIO)))
     b.send(gateway, pay.functions.redeem(*voucher(channels[0], 2 * HELIO)), "redeem voucher")
     first = [voucher(ch, HELIO) for ch in channels[1:]]
-    b.send(gateway, pay.functions.redeemBatch([v for v, _ in first], [s for _, s in first]))
+    b.send(gateway, pay.functions.redeemBatch([v for v, _ in first], [s for _, s in first], [HELIO] * BATCH))
     again = [voucher(ch, 2 * HELIO) for ch in channels[1:]]
     receipt = b.send(
-        gateway, pay.functions.redeemBatch([v for v, _ in again], [s for _, s in again])
+        gateway, pay.functions.redeemBatch([v for v, _ in again], [s for _, s in again], [2 * HELIO] * BATCH)
     )
     b.gas["batch redeem of 50 (per voucher)"] = int(receipt["gasUsed"]) // BATCH
 
     receivers = [b.actor() for _ in range(4)]
     tree = RewardTree({r.address: HELIO for r in receivers})
-    b.send(b.deployer, pay.functions.postEpochRoot(tree.root, tree.total), "post epoch root")
+    from node.crypto.eip712 import EpochRoot
+
+    nonce = pay.functions.epochNonceOf(gateway.address).call()
+    approval = EpochRoot(gateway.address, tree.root, tree.total, nonce).sign(b.deployer.key, domain)
+    b.send(b.deployer, pay.functions.postEpochRoot(gateway.address, tree.root, tree.total, [approval]),
+           "post epoch root")  # fmt: skip
+    b.advance(int(pay.functions.epochChallengeDelay().call()))  # claims open after the delay
     b.send(
         gateway,
         pay.functions.claim(0, receivers[0].address, HELIO, tree.proof(receivers[0].address)),
@@ -316,5 +340,5 @@ def _payments(b: _Bench) -> None:
         pay.functions.claim(0, receivers[1].address, HELIO, tree.proof(receivers[1].address)),
         "claim",
     )
-    b.advance(7 * 86400)
+    b.advance(7 * 86400 + 3600)  # past the expiry and Payments.SETTLE_PERIOD
     b.send(client, pay.functions.reclaim(channels[0]), "reclaim")

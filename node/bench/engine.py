@@ -11,7 +11,10 @@ busy machine only ever slows a run down) and the ratio of medians is given too:
   (their steps batched by the hosts' workers); ``server_tokens_per_s``: the spans alone
   stepping that many sessions in lockstep (what one server gives, clients elsewhere);
 - int8 (weight-only), int8-dynamic (fbgemm) and int4 weights: speed against fp32 spans (same run), top-1 agreement with fp32
-  and perplexity on real English text (CPython's ``pydoc_data.topics``);
+  and perplexity on real English text (CPython's ``pydoc_data.topics``); the fast int8
+  path (our AVX2/AVX-512 kernel for decode-sized steps) also as absolute
+  ``int8_fast_tokens_per_s`` beside ``int8_fast_fp32_tokens_per_s`` of the same run;
+- ``overhead``: a decode step's time outside its matmuls, fp32 and int8 (node/bench/overhead.py);
 - wire codecs: top-1 agreement and perplexity with hidden states encoded between hops.
 """
 
@@ -28,6 +31,7 @@ from typing import Any, cast
 import torch
 
 from node.bench.machine import machine_info
+from node.bench.overhead import step_overhead
 from node.bench.scoring import TEXT_SOURCE, english_text, score, top1_agreement
 from node.client import ClientModel, SamplingParams, generate_tokens
 from node.engine import EngineError, InProcessRoute, Span, SpanHost, StepRequest
@@ -196,9 +200,18 @@ def _quantized(
         scored = score(client, InProcessRoute(quant), ids)
         key = mode.replace("-", "_")
         out[f"{key}_speedup"] = round(quant_tps / fp32_tps, 3)
+        if mode == "int8":
+            out["int8_fast_tokens_per_s"] = round(quant_tps, 2)
+            out["int8_fast_fp32_tokens_per_s"] = round(fp32_tps, 2)
+            out["int8_fast_speedup"] = out[f"{key}_speedup"]
+            out["overhead"] = {"fp32": step_overhead(client, spans, prompt),
+                               "int8": step_overhead(client, quant, prompt)}
         out[f"{key}_top1_agreement"] = round(top1_agreement(reference, scored), 4)
         out[f"{key}_perplexity"] = round(scored.perplexity, 3)
         out[f"{key}_perplexity_delta"] = round(scored.perplexity - reference.perplexity, 3)
+        if mode == "int8":
+            out["int8_fast_top1_agreement"] = out[f"{key}_top1_agreement"]
+            out["int8_fast_perplexity_delta"] = out[f"{key}_perplexity_delta"]
         out[f"{key}_weights_mb"] = round(sum(_module_bytes(s) for s in quant) / 1e6, 1)
     out["fp32_weights_mb"] = round(sum(_module_bytes(s) for s in spans) / 1e6, 1)
     return out

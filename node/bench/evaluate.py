@@ -1,8 +1,8 @@
 """Model evaluation (``helio model evaluate``): what an inferer measures of a proposed
 model on its own machine before token holders vote on adopting it.
 
-- ``tokens_per_s``: greedy decode of ``decode_tokens`` after a short chat prompt, the
-  whole model in process (the client head included, as a user would see it);
+- ``tokens_per_s``: greedy decode of ``decode_tokens`` after a short chat prompt (plain
+  text for a base model, which has no chat template), the whole model in process (the client head included, as a user would see it);
 - ``accuracy``: next-token accuracy on real English text (``node/bench/scoring.py``:
   CPython's reference pages, teacher-forced): the share of positions where the model's
   most likely next token is the actual one; ``perplexity`` on the same tokens;
@@ -29,6 +29,7 @@ from node.core.errors import ConfigError
 from node.engine import InProcessRoute, Span
 
 PROMPT = [{"role": "user", "content": "Explain in two sentences why the sky is blue."}]
+PLAIN_PROMPT = "Why is the sky blue? In two sentences:"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,9 @@ def evaluate_model(model_dir: Path, *, watts: float, decode_tokens: int = 32,
     targets = torch.tensor(ids[1:])
     accuracy = float((scored.top1 == targets).float().mean())
 
-    rate = greedy_decode_rate(client, route, client.encode_chat(PROMPT), decode_tokens)
+    # a base model (no chat template) is timed on the same request as plain text
+    prompt = client.encode_chat(PROMPT) if client.tokenizer.chat_template else client.encode(PLAIN_PROMPT)
+    rate = greedy_decode_rate(client, route, prompt, decode_tokens)
     tokens_per_s = round(rate, 3)
     return ModelEvaluation(
         model_id=client.manifest.model_id, tokens_per_s=tokens_per_s,

@@ -17,10 +17,17 @@ the single-process engine, same dtype and torch thread count, measured side by s
 - ``wan``: the same swarm behind delaying TCP relays (``node/swarm/delay.py``) at each
   RTT: ``latency_ms`` per decode step, ``floor_ms`` = server compute + one-way latency of
   each hop, ``ratio`` = latency / floor.
+- ``codec`` (the one the routes negotiated, ``--wire-codec``) and ``wire``: per codec,
+  the bytes of one hidden-state message and of a whole step on the network (the
+  client's send, every hop's result back to the client and every push: 2 × hops
+  messages) for a decode step and for the prompt's prefill, and decode tokens/s.
+- ``speculative``: node/bench/speculative.py (plain vs. prompt-lookup speculative
+  decoding at each simulated RTT, chat and summarize prompts).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import tempfile
@@ -33,6 +40,7 @@ import torch
 
 from node.bench.decode import greedy_decode_rate
 from node.bench.machine import machine_info
+from node.bench.speculative import bench_speculative
 from node.client import ClientModel
 from node.client.swarm_client import SwarmClient
 from node.client.swarm_config import ClientConfig
@@ -50,7 +58,8 @@ def bench_swarm(model_id: str = "smollm2-135m-instruct", dtype: str = "fp32", th
                 tokens: int = 24, rounds: int = 4, inferers: int = 3,
                 wan_rtts: tuple[int, ...] = (25, 50, 100),
                 concurrency: tuple[int, ...] = (1, 4, 16),
-                upload_caps: tuple[float, ...] = (4.0, 16.0)) -> dict[str, Any]:
+                upload_caps: tuple[float, ...] = (4.0, 16.0), codec: str = "auto",
+                speculative_rtts: tuple[int, ...] = (0, 25, 50, 100)) -> dict[str, Any]:
     from node.core.settings import Settings
     from node.models.convert import convert_model
 
@@ -74,9 +83,10 @@ def bench_swarm(model_id: str = "smollm2-135m-instruct", dtype: str = "fp32", th
             for span in [*spans, spans[len(spans) // 2]]:  # + a spare for the failover
                 swarm.start_inferer(span, wait=False)
             swarm.wait_ready()
-            with SwarmClient(swarm.initial_peers) as client:
+            with SwarmClient(swarm.initial_peers, config=ClientConfig(codec=codec)) as client:
                 client.wait_for_coverage(model_id, n)
-                _decode(client_model, client.route(model_id, n, hidden), ids, 4)  # warm up
+                warm = _decode(client_model, client.route(model_id, n, hidden), ids, 4)[1]
+                result["codec"] = warm.config.codec
                 single, through_swarm, overheads = [], [], []
                 for _ in range(rounds):
                     single.append(_decode(client_model, baseline, ids, tokens)[0])
@@ -97,10 +107,14 @@ def bench_swarm(model_id: str = "smollm2-135m-instruct", dtype: str = "fp32", th
                     str(k): round(_concurrent(client, client_model, model_id, n, ids, k, tokens), 2)
                     for k in concurrency
                 }
+                result["wire"] = _wire_bytes(client, client_model, model_id, n, ids, tokens)
                 result["failover_s"] = round(_failover(swarm, client, client_model, model_id, n, ids), 3)
         if wan_rtts:
             result["wan"] = _wan(model_dir, Path(tmp) / "wan", spans, threads, client_model,
                                  model_id, n, ids, wan_rtts)
+        if speculative_rtts:
+            result["speculative"] = bench_speculative(model_dir, Path(tmp) / "speculative", spans, threads,
+                                                      client_model, model_id, n, speculative_rtts, tokens)
         if upload_caps and netns.available() is None:
             result["upload_cap"] = _upload_cap(model_dir, Path(tmp) / "tbf", spans, threads,
                                                client_model, model_id, n, upload_caps)
@@ -165,6 +179,25 @@ def _concurrent(client: SwarmClient, model: ClientModel, model_id: str, n: int, 
     if errors:
         raise errors[0]
     return k * steps / (time.perf_counter() - started)
+
+
+def _wire_bytes(client: SwarmClient, model: ClientModel, model_id: str, n: int, ids: list[int],
+                tokens: int) -> dict[str, Any]:
+    """Bytes on the network per codec, from the messages a route really sent."""
+    out: dict[str, Any] = {}
+    wanted = client.config
+    try:
+        for codec in ("none", "fp16", "bf16", "int8-blockwise"):
+            client.config = dataclasses.replace(wanted, codec=codec)
+            rate, route = _decode(model, client.route(model_id, n, model.manifest.hidden_size), ids, tokens)
+            hops = len(route.peers)
+            prefill, decode = (len(route.inputs[0][step].buffer) for step in (0, 1))
+            out[codec] = {"decode_message_bytes": decode, "decode_step_bytes": 2 * hops * decode,
+                          "prefill_message_bytes": prefill, "prefill_bytes": 2 * hops * prefill,
+                          "prefill_tokens": len(ids), "tokens_per_s": round(rate, 2)}
+    finally:
+        client.config = wanted
+    return out
 
 
 def _failover(swarm: LocalSwarm, client: SwarmClient, model: ClientModel, model_id: str, n: int,
@@ -242,7 +275,8 @@ def _upload_cap(model_dir: Path, logs: Path, spans: list[tuple[int, int]], threa
             swarm.start_inferer(span, wait=False)
         swarm.start_inferer(spans[-1], wait=False, netns=ns.name, extra_args=["--host", ns.ns_ip])
         swarm.wait_ready()
-        with SwarmClient(swarm.initial_peers) as client:
+        # raw float32 on the wire: the floor below counts 4 bytes a value
+        with SwarmClient(swarm.initial_peers, config=ClientConfig(codec="none")) as client:
             client.wait_for_coverage(model_id, n)
 
             def prefill_ms() -> float:

@@ -12,6 +12,9 @@ web3.py talks to chains at run time; ape is only the compiler (``make compile``)
 - ``deployment`` ``Deployment``: ``deployments/<network>.json`` (addresses, chain id, first block)
 - ``deploy``     ``deploy_all`` deploys ``CONTRACTS`` in order (idempotent per network), then ``wire``s them
 - ``params``     ``ChainParams`` (constructor arguments, local funding, referees), ``DemoModel``
+- ``profiles``   deploy profiles (local, testnet: delays, Faucet plan) and ``DeploySetup``, the
+                 record of what a deploy did and did not
+- ``faucet``     ``Faucet``: the testnet faucet contract (drip, cooldown, hourly cap)
 - ``wiring``     roles between the contracts, the local demo model, admin handed to the Timelock
 - ``base``       ``ContractClient`` (decoded reverts as ``ContractRevert``)
 - ``bindings``   ``HelioChain``: typed wrappers per contract (``Token``, ``Staking``,

@@ -17,6 +17,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
 from node.chain.base import ContractClient, ContractRevert
@@ -155,10 +156,44 @@ class Staking(_PaysWithToken):
     def stake_of(self, inferer: str) -> StakeRecord:
         return StakeRecord(*self.c.functions.stakeOf(inferer).call())
 
-    def unbonding_of(self, account: str) -> tuple[int, int]:
-        """(amount, release timestamp)."""
-        amount, release_at = self.c.functions.unbondingOf(account).call()
+    def unbonding_of(self, account: str, inferer: str | None = None) -> tuple[int, int]:
+        """(amount, release timestamp) of ``account``'s unbonding from ``inferer`` (default:
+        its own stake); slashes of that inferer since the request are already taken off."""
+        own = inferer is None or inferer.lower() == account.lower()
+        if own:
+            amount, release_at = self.c.functions.unbondingOf(account).call()
+        else:
+            amount, release_at = self.c.functions.delegatorUnbondingOf(account, inferer).call()
         return int(amount), int(release_at)
+
+    def withdraw_from(self, inferer: str) -> TxReceipt:
+        """A delegator's released unbonding from ``inferer``."""
+        return self._tx("withdrawFrom", self.c.functions.withdrawFrom(inferer))
+
+    def request_undelegate(self, inferer: str, shares: int) -> TxReceipt:
+        return self._tx("requestUndelegate", self.c.functions.requestUndelegate(inferer, shares))
+
+    def shares_of(self, delegator: str, inferer: str) -> int:
+        return int(self.c.functions.sharesOf(delegator, inferer).call())
+
+    def is_jailed(self, inferer: str) -> bool:
+        """Slashed for fraud: not active, no routes, no votes until it registers again."""
+        return bool(self.c.functions.isJailed(inferer).call())
+
+    def jailed_until(self, inferer: str) -> int:
+        """Unix time from which a jailed inferer may register again (0: never jailed)."""
+        return int(self.c.functions.jailedUntil(inferer).call())
+
+    def is_frozen(self, inferer: str) -> bool:
+        """A fraud claim against ``inferer`` is open: its stake cannot leave."""
+        return bool(self.c.functions.isFrozen(inferer).call())
+
+    def unbonding_delay(self) -> int:
+        return int(self.c.functions.unbondingDelay().call())
+
+    def refresh_votes(self, inferer: str) -> TxReceipt:
+        """Re-checkpoint ``inferer``'s voting power (anyone; after a raised minimum stake)."""
+        return self._tx("refreshVotes", self.c.functions.refreshVotes(inferer))
 
     def votes(self, inferer: str) -> int:
         return int(self.c.functions.getVotes(inferer).call())
@@ -225,6 +260,14 @@ class Models(ContractClient):
     def status(self, model_id: str) -> str:
         return MODEL_STATUS[self.c.functions.statusOf(model_key(model_id)).call()]
 
+    def adoption_description(self, model_id: str) -> str:
+        """The Governor description of the model's current vote ("" before one opens)."""
+        return str(self.c.functions.adoptionDescription(model_key(model_id)).call())
+
+    def release_id(self, model_id: str) -> TxReceipt:
+        """Governance only (the Timelock): free a squatted or dead id for a new proposal."""
+        return self._tx("releaseId", self.c.functions.releaseId(model_key(model_id)))
+
     def is_adopted(self, model_id: str) -> bool:
         return bool(self.c.functions.isAdopted(model_key(model_id)).call())
 
@@ -268,10 +311,23 @@ class Governor(ContractClient):
     def adoption_call(
         self, models: Models, model_id: str
     ) -> tuple[list[str], list[int], list[bytes], bytes]:
-        """targets, values, calldatas and description hash of a model's adoption proposal."""
+        """targets, values, calldatas and description hash of a model's current adoption
+        vote (the description carries a nonce and ``#proposer=<registry>``)."""
         data = models.c.encode_abi("adopt", [model_key(model_id)])
-        description = models.c.functions.adoptionDescription(model_id).call()
+        description = models.adoption_description(model_id)
         return [models.address], [0], [bytes.fromhex(data[2:])], Web3.keccak(text=description)
+
+    def cancel(
+        self, targets: list[str], values: list[int], calldatas: list[bytes], desc_hash: bytes
+    ) -> TxReceipt:
+        """The guardian's veto (any state before executed), or a proposer's while pending."""
+        return self._tx("cancel", self.c.functions.cancel(targets, values, calldatas, desc_hash))
+
+    def guardian(self) -> str:
+        return str(self.c.functions.proposalGuardian().call())
+
+    def proposal_threshold(self) -> int:
+        return int(self.c.functions.proposalThreshold().call())
 
     def queue(
         self, targets: list[str], values: list[int], calldatas: list[bytes], desc_hash: bytes
@@ -303,17 +359,68 @@ class Payments(_PaysWithToken):
     def redeem(self, voucher: Voucher, signature: bytes) -> TxReceipt:
         return self._tx("redeem", self.c.functions.redeem(voucher.as_tuple(), signature))
 
-    def redeem_batch(self, signed: list[tuple[Voucher, bytes]]) -> TxReceipt:
-        vouchers = [v.as_tuple() for v, _ in signed]
-        return self._tx(
-            "redeemBatch", self.c.functions.redeemBatch(vouchers, [s for _, s in signed])
+    def redeem_batch(self, signed: list[tuple[Voucher, bytes, int]]) -> TxReceipt:
+        """Redeem each (voucher, signature, amount) in one transaction, ``amount`` being what
+        the payee charged (<= the voucher's cumulativeAmount). Any bad one reverts all:
+        ``simulate_redeem`` each first."""
+        return self._tx("redeemBatch", self._batch(signed))
+
+    def simulate_redeem(self, voucher: Voucher, signature: bytes, amount: int) -> str | None:
+        """``eth_call`` of a one-voucher batch from the payee: None if it would redeem, else
+        the revert (``PaymentsChannelExpired(…)``). A chain that does not answer raises."""
+        try:
+            payee = self.account.address if self.account else voucher.payee
+            self._batch([(voucher, signature, amount)]).call({"from": payee})
+        except ContractCustomError as e:
+            name, args = self._decode(str(e.data))
+            return f"{name}({', '.join(map(str, args))})"
+        except ContractLogicError as e:
+            return f"reverted: {e.message}"
+        return None
+
+    def _batch(self, signed: list[tuple[Voucher, bytes, int]]) -> Any:
+        return self.c.functions.redeemBatch(
+            [v.as_tuple() for v, _, _ in signed], [s for _, s, _ in signed], [a for _, _, a in signed]
         )
+
+    def is_closed(self, channel: int) -> bool:
+        """Reclaimed: closed for good."""
+        return bool(self.c.functions.isClosed(channel).call())
+
+    def settle_period(self) -> int:
+        """Seconds after a channel's expiry during which the payee may still redeem."""
+        return int(self.c.functions.SETTLE_PERIOD().call())
 
     def reclaim(self, channel: int) -> TxReceipt:
         return self._tx("reclaim", self.c.functions.reclaim(channel))
 
-    def post_epoch_root(self, root: bytes, total: int) -> TxReceipt:
-        return self._tx("postEpochRoot", self.c.functions.postEpochRoot(root, total))
+    def post_epoch_root(
+        self, payee: str, root: bytes, total: int, signatures: list[tuple[str, bytes]]
+    ) -> TxReceipt:
+        """Spend ``total`` of ``payee``'s pool on ``root``; ``signatures``: (referee, its
+        ``EpochRoot`` signature), sent in the ascending signer order the contract wants."""
+        ordered = [sig for _, sig in sorted(signatures, key=lambda s: int(s[0], 16))]
+        return self._tx("postEpochRoot", self.c.functions.postEpochRoot(payee, root, total, ordered))
+
+    def veto_epoch(self, epoch: int) -> TxReceipt:
+        return self._tx("vetoEpoch", self.c.functions.vetoEpoch(epoch))
+
+    def pool_of(self, payee: str) -> int:
+        """What ``payee``'s redemptions put in the inferers' pool, not yet given to an epoch."""
+        return int(self.c.functions.poolOf(payee).call())
+
+    def epoch_nonce_of(self, payee: str) -> int:
+        return int(self.c.functions.epochNonceOf(payee).call())
+
+    def epoch(self, epoch: int) -> dict[str, Any]:
+        root, total, claimed, payee, opens_at, vetoed = self.c.functions.epochOf(epoch).call()
+        return {"root": bytes(root), "total": total, "claimed": claimed, "payee": payee,
+                "opens_at": opens_at, "vetoed": vetoed}  # fmt: skip
+
+    def epoch_rules(self) -> tuple[int, int]:
+        """(referee signatures an epoch root needs, seconds before its claims open)."""
+        f = self.c.functions
+        return int(f.epochQuorum().call()), int(f.epochChallengeDelay().call())
 
     def claim(self, epoch: int, account: str, amount: int, proof: list[bytes]) -> TxReceipt:
         return self._tx("claim", self.c.functions.claim(epoch, account, amount, proof))
@@ -332,17 +439,53 @@ class Payments(_PaysWithToken):
         }
 
     def unallocated_pool(self) -> int:
+        """The sum of every payee's pool (``pool_of`` is one payee's)."""
         return int(self.c.functions.unallocatedPool().call())
+
+
+CLAIM_STATUS = ("open", "disputed", "slashed", "rejected", "expired")
+
+
+@dataclass(frozen=True)
+class ClaimRecord:
+    """``IVerification.Claim``; ``confirmations`` counts the committee's guilty votes once
+    the claim is disputed."""
+
+    accused: str
+    deadline: int
+    reporter: str
+    confirmations: int
+    status: str
+    dispute_deadline: int
+    rejections: int
+    session: bytes
+    input_hash: bytes
+    accused_output_hash: bytes
+    evidence_hash: bytes
+    frozen_stake: int
 
 
 class Verification(ContractClient):
     NAME = "Verification"
 
-    def post_spot_check(self, inferer: str, passed: bool) -> TxReceipt:
-        return self._tx("postSpotCheck", self.c.functions.postSpotCheck(inferer, passed))
+    def post_spot_check(self, inferer: str, digest: bytes, passed: bool) -> TxReceipt:
+        """One spot-check of ``inferer``'s commitment ``digest`` (once per verifier and digest)."""
+        return self._tx("postSpotCheck", self.c.functions.postSpotCheck(inferer, digest, passed))
+
+    def post_spot_checks(self, checks: list[tuple[str, bytes, bool]]) -> TxReceipt:
+        """Several (inferer, commitment digest, passed) in one transaction (<= 256)."""
+        inferers, digests, passed = (list(x) for x in zip(*checks, strict=True))
+        return self._tx(
+            "postSpotChecks", self.c.functions.postSpotChecks(inferers, digests, passed)
+        )
+
+    def is_spot_checked(self, verifier: str, digest: bytes) -> bool:
+        return bool(self.c.functions.isSpotChecked(verifier, digest).call())
 
     def submit_fraud_claim(self, accused: str, accused_commitment: tuple[OutputCommitment, bytes],
                            conflicting: list[tuple[OutputCommitment, bytes]]) -> int:  # fmt: skip
+        """The conflicting commitments must share one nonzero fingerprint hash that differs
+        from the accused's (one claim per accused and session); returns the claim id."""
         a = (accused_commitment[0].as_tuple(), accused_commitment[1])
         others = [(c.as_tuple(), s) for c, s in conflicting]
         receipt = self._tx(
@@ -351,16 +494,68 @@ class Verification(ContractClient):
         return int(self.events(receipt, "FraudClaimSubmitted")[0]["claimId"])
 
     def confirm(self, claim_id: int) -> TxReceipt:
+        """A guilty vote: a confirmation while open, a committee vote while disputed."""
         return self._tx("confirmClaim", self.c.functions.confirmClaim(claim_id))
+
+    def confirm_with_signatures(self, claim_id: int, signatures: list[bytes]) -> TxReceipt:
+        """Relay verifiers' EIP-712 ``FraudClaim`` signatures (open claims)."""
+        return self._tx(
+            "confirmClaimWithSignatures",
+            self.c.functions.confirmClaimWithSignatures(claim_id, signatures),
+        )
+
+    def dispute(self, claim_id: int) -> TxReceipt:
+        """The accused escalates the claim to a larger committee (challenge window only)."""
+        return self._tx("dispute", self.c.functions.dispute(claim_id))
+
+    def reject(self, claim_id: int) -> TxReceipt:
+        """An innocent vote on a disputed claim (verifiers who are not its accusers)."""
+        return self._tx("rejectClaim", self.c.functions.rejectClaim(claim_id))
 
     def execute_slash(self, claim_id: int) -> TxReceipt:
         return self._tx("executeSlash", self.c.functions.executeSlash(claim_id))
+
+    def resolve_dispute(self, claim_id: int) -> TxReceipt:
+        return self._tx("resolveDispute", self.c.functions.resolveDispute(claim_id))
+
+    def expire(self, claim_id: int) -> TxReceipt:
+        return self._tx("expireClaim", self.c.functions.expireClaim(claim_id))
+
+    def claim(self, claim_id: int) -> ClaimRecord:
+        r = list(self.c.functions.claimOf(claim_id).call())
+        r[4] = CLAIM_STATUS[r[4]]
+        return ClaimRecord(*r)
+
+    def claim_status(self, claim_id: int) -> str:
+        return self.claim(claim_id).status
+
+    def claim_count(self) -> int:
+        return int(self.c.functions.claimCount().call())
+
+    def claim_id_of(self, accused: str, session: bytes) -> int | None:
+        """The claim filed against ``accused`` for ``session``, if any."""
+        exists, claim_id = self.c.functions.claimIdOf(accused, session).call()
+        return int(claim_id) if exists else None
+
+    def accusers_of(self, claim_id: int) -> list[str]:
+        return [str(a) for a in self.c.functions.accusersOf(claim_id).call()]
 
     def reputation(self, inferer: str, epoch: int | None = None) -> tuple[int, int]:
         """(passed, failed) spot-checks of ``inferer`` in ``epoch`` (default: now)."""
         e = self.c.functions.currentEpoch().call() if epoch is None else epoch
         passed, failed = self.c.functions.reputationOf(inferer, e).call()
         return int(passed), int(failed)
+
+    def reputation_total(self, inferer: str) -> tuple[int, int]:
+        """(passed, failed) spot-checks of ``inferer`` over all time."""
+        passed, failed = self.c.functions.reputationTotal(inferer).call()
+        return int(passed), int(failed)
+
+    def parameters(self) -> dict[str, int]:
+        names = ("slash_bps", "burn_bps", "reporter_bps", "quorum", "min_conflicting",
+                 "challenge_window", "claim_ttl", "dispute_window", "dispute_quorum",
+                 "jail_duration", "reporter_cap")  # fmt: skip
+        return dict(zip(names, (int(v) for v in self.c.functions.parameters().call()), strict=True))
 
 
 @dataclass
@@ -413,6 +608,6 @@ class HelioChain:
 
 
 __all__ = [
-    "ContractRevert", "Energy", "Governor", "HelioChain", "Models", "NodeRecord", "Payments",
-    "StakeRecord", "Staking", "Token", "Verification",
+    "CLAIM_STATUS", "ClaimRecord", "ContractRevert", "Energy", "Governor", "HelioChain", "Models",
+    "NodeRecord", "Payments", "StakeRecord", "Staking", "Token", "Verification",
 ]  # fmt: skip

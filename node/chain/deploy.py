@@ -2,12 +2,15 @@
 
 Adding a contract means adding one ``ContractSpec`` to ``CONTRACTS``; its constructor
 arguments are computed from what was deployed before it (``ctx.address("HelioToken")``).
+A deploy profile (``node/chain/profiles.py``) sets the delays and the Faucet; after the
+contracts are in, ``deploy_all`` funds the Faucet, adopts the genesis model when asked,
+wires the roles and records all of it (``Deployment.setup``), including what it did not do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,18 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from node.chain.artifacts import load_artifact
 from node.chain.connect import local_account, transact
 from node.chain.deployment import NETWORK_NAME_RE, DeployedContract, Deployment
-from node.chain.params import ChainParams
-from node.chain.wiring import wire
+from node.chain.devkeys import refuse_dev_address
+from node.chain.params import ChainParams, DemoModel
+from node.chain.profiles import (
+    PROFILES,
+    DeployProfile,
+    DeploySetup,
+    FaucetPlan,
+    FaucetRecord,
+    GenesisRecord,
+)
+from node.chain.reverts import decode_revert, describe_revert
+from node.chain.wiring import _adopt_demo_model, demo_manifest_cid, wire
 from node.core.errors import ChainError, ConfigError
 from node.core.paths import DEPLOYMENTS_DIR
 
@@ -41,6 +54,7 @@ class DeployContext:
     initial_supply: int
     chain_id: int = 0
     params: ChainParams = field(default_factory=ChainParams)
+    faucet: FaucetPlan = PROFILES["local"].faucet
     deployed: dict[str, DeployedContract] = field(default_factory=dict)
 
     def address(self, name: str) -> str:
@@ -66,6 +80,13 @@ CONTRACTS: tuple[ContractSpec, ...] = (
         lambda ctx: (ctx.deployer, ctx.initial_supply, *_faucet(ctx.chain_id)),
     ),
     ContractSpec(
+        "Faucet",
+        lambda ctx: (
+            ctx.address("HelioToken"), ctx.faucet.drip, ctx.faucet.cooldown_s,
+            ctx.faucet.window_cap, ctx.faucet.window_s,
+        ),
+    ),
+    ContractSpec(
         "StakingRegistry",
         lambda ctx: (
             ctx.address("HelioToken"), ctx.deployer, ctx.params.min_stake,
@@ -84,6 +105,7 @@ CONTRACTS: tuple[ContractSpec, ...] = (
             ctx.address("StakingRegistry"), ctx.address("HelioTimelock"),
             ctx.params.voting_delay_blocks, ctx.params.voting_period_blocks,
             ctx.params.quorum_percent, ctx.params.supermajority_bps,
+            ctx.params.proposal_threshold, ctx.params.guardian or ctx.deployer,
         ),
     ),
     ContractSpec(
@@ -126,9 +148,8 @@ def _deploy_one(
     try:
         receipt = transact(w3, account, factory.constructor(*spec.args(ctx)))
     except ContractCustomError as e:
-        name, args = artifact.decode_error(str(e.data))
-        shown = ", ".join(str(a) for a in args)
-        raise ChainError(f"deploying {spec.name} reverted: {name}({shown})") from None
+        name, args = decode_revert(str(e.data), spec.name)
+        raise ChainError(describe_revert(f"deploying {spec.name}", name, args)) from None
     except ContractLogicError as e:
         raise ChainError(f"deploying {spec.name} reverted: {e.message}") from None
     address = receipt["contractAddress"]
@@ -162,25 +183,36 @@ def deploy_all(
     initial_supply: int = INITIAL_SUPPLY,
     params: ChainParams | None = None,
     force: bool = False,
+    profile: DeployProfile = PROFILES["local"],
+    referees: tuple[str, ...] = (),
+    genesis: DemoModel | None = None,
 ) -> Deployment:
     """Deploy ``CONTRACTS`` in order from ``deployer_key``, wire roles, write the record.
 
     Idempotent per network: a complete deployment recorded in ``directory`` whose
     contracts still have code on this chain is returned as is (``force`` redeploys).
-    On the local chain (31337) wiring also funds the dev accounts and registers and
-    adopts the demo model (``params.demo_model``).
+    ``params`` default to the profile's; ``referees`` (default: the deployer) get the
+    referee roles; ``genesis`` is registered and adopted at once (no vote). On the local
+    chain (31337) wiring also funds the dev accounts and always adopts a model
+    (``genesis`` or ``params.demo_model``).
     """
 
     if not NETWORK_NAME_RE.match(network):
         raise ConfigError(f"network name {network!r} must match {NETWORK_NAME_RE.pattern}")
     account = local_account(deployer_key)
+    refuse_dev_address(account.address, w3.eth.chain_id, "the deployer key")
     if not force and (existing := reusable_deployment(w3, network, directory)) is not None:
         return existing
+    params = params or profile.chain_params()
+    params = replace(params, referees=tuple(referees or params.referees or (account.address,)))
+    if genesis is not None:
+        params = replace(params, demo_model=genesis)
     ctx = DeployContext(
         deployer=account.address,
         initial_supply=initial_supply,
         chain_id=w3.eth.chain_id,
-        params=params or ChainParams(),
+        params=params,
+        faucet=profile.faucet,
     )
     for spec in CONTRACTS:
         ctx.deployed[spec.name] = _deploy_one(w3, account, spec, ctx)
@@ -192,6 +224,58 @@ def deploy_all(
         deployed_at=datetime.now(UTC),
         contracts=dict(ctx.deployed),
     )
-    wire(w3, account, deployment, ctx.params)
+    local = ctx.chain_id == LOCAL_CHAIN_ID
+    _fund_faucet(w3, account, deployment, profile.faucet.reserve)
+    if genesis is not None and not local:  # wire() adopts on the local chain itself
+        _adopt_demo_model(w3, account, deployment.contract(w3, "ModelRegistry"), genesis)
+    wire(w3, account, deployment, params)
+    adopted = genesis or (params.demo_model if local else None)
+    setup = _setup_record(profile, params, local, adopted, account.address)
+    deployment = deployment.model_copy(update={"setup": setup})
     deployment.save(directory)  # only after every contract is in and wired
     return deployment
+
+
+def _fund_faucet(w3: Web3, account: LocalAccount, deployment: Deployment, reserve: int) -> None:
+    if reserve == 0:
+        return
+    token = deployment.contract(w3, "HelioToken")
+    try:
+        transact(w3, account, token.functions.transfer(deployment.address("Faucet"), reserve))
+    except ContractCustomError as e:
+        name, args = decode_revert(str(e.data), "HelioToken")
+        raise ChainError(describe_revert("funding the Faucet", name, args)) from None
+
+
+def _setup_record(
+    profile: DeployProfile, params: ChainParams, local: bool, genesis: DemoModel | None,
+    deployer: str,
+) -> DeploySetup:
+    plan = profile.faucet
+    not_done = []
+    if genesis is None:
+        not_done.append(
+            "no model adopted: inferers can stake, but a gateway has nothing to serve "
+            "(404 'available: none') until a governance round adopts one; redeploy with "
+            "--genesis-model CID to adopt one at deploy"
+        )
+    if not local:
+        not_done.append("dev accounts not funded (not the local chain): operators draw "
+                        "HELIO from the Faucet (`helio wallet faucet`)")
+    return DeploySetup(
+        profile=profile.name,
+        unbonding_delay_s=params.unbonding_delay_s,
+        timelock_delay_s=params.timelock_delay_s,
+        voting_delay_blocks=params.voting_delay_blocks,
+        voting_period_blocks=params.voting_period_blocks,
+        min_stake=params.min_stake,
+        faucet=FaucetRecord(reserve=plan.reserve, drip=plan.drip, cooldown_s=plan.cooldown_s,
+                            window_cap=plan.window_cap, window_s=plan.window_s),
+        referees=list(params.referees),
+        guardian=params.guardian or deployer,
+        genesis_model=(GenesisRecord(model_id=genesis.model_id,
+                                     manifest_cid=demo_manifest_cid(genesis))
+                       if genesis else None),
+        dev_accounts_funded=local and params.dev_funding > 0,
+        not_done=not_done,
+    )

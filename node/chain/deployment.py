@@ -24,6 +24,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from node.chain.artifacts import load_artifact
+from node.chain.profiles import DeploySetup
 from node.core.errors import ChainError
 from node.core.files import write_text_atomic
 from node.core.paths import DEPLOYMENTS_DIR
@@ -68,6 +69,7 @@ class Deployment(BaseModel):
     block_number: int = Field(ge=0, description="first block of this deployment")
     deployed_at: AwareDatetime
     contracts: dict[str, DeployedContract] = Field(min_length=1)
+    setup: DeploySetup | None = None  # profile, faucet, referees, genesis model, what is left
 
     @model_validator(mode="after")
     def _first_block(self) -> Deployment:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from node.core.errors import ConfigError
+
 # Anvil's default chain id (when started without --chain-id).
 ANVIL_CHAIN_ID = 31337
 # BIP-39 mnemonic anvil derives its accounts from, path m/44'/60'/0'/0/<index>.
@@ -64,3 +66,34 @@ DEV_ACCOUNTS: tuple[DevAccount, ...] = (
         "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
     ),
 )
+
+_DEV_KEYS = frozenset(a.private_key.lower() for a in DEV_ACCOUNTS)
+_DEV_ADDRESSES = frozenset(a.address.lower() for a in DEV_ACCOUNTS)
+
+
+def is_dev_key(private_key: str) -> bool:
+    """Is this one of anvil's public dev keys (with or without ``0x``, any case)?"""
+    key = private_key.strip().lower()
+    return (key if key.startswith("0x") else "0x" + key) in _DEV_KEYS
+
+
+def refuse_dev_key(private_key: str | None, chain_id: int, what: str) -> None:
+    """The one check every signer runs (deploy, ``helio node serve --dev-key``, the
+    gateway): an anvil dev key is only accepted on the local chain (31337); anywhere else
+    anyone can take what it holds, so ``ConfigError`` says what to use instead."""
+    if private_key is None or chain_id == ANVIL_CHAIN_ID or not is_dev_key(private_key):
+        return
+    raise ConfigError(
+        f"{what} is one of anvil's public dev keys, and the chain id is {chain_id}, not "
+        f"{ANVIL_CHAIN_ID}: anyone can take what such a key holds. Use your own key "
+        "(HELIO_PRIVATE_KEY, or a key file) on any chain but the local demo chain."
+    )
+
+
+def refuse_dev_address(address: str, chain_id: int, what: str) -> None:
+    """``refuse_dev_key`` for a caller that only has the address (a key held elsewhere)."""
+    if chain_id != ANVIL_CHAIN_ID and address.lower() in _DEV_ADDRESSES:
+        raise ConfigError(
+            f"{what} ({address}) is one of anvil's public dev accounts and the chain id is "
+            f"{chain_id}, not {ANVIL_CHAIN_ID}: use your own key"
+        )

@@ -221,7 +221,6 @@ _EXPLAIN: dict[str, _E] = {
         "--identity FILE`) to get its peer id."
     ),
     "StakingInvalidRegion": lambda length: f"A region of {length} bytes is invalid (1-32 bytes).",
-    "StakingInvalidSlash": lambda bps: f"A slash of {bps} bps is outside 1..10000.",
     "StakingNotRegistered": lambda account: (
         f"{account} is not a registered inferer; register with `helio stake` first."
     ),
@@ -351,8 +350,8 @@ _EXPLAIN: dict[str, _E] = {
     "PaymentsNotPayee": lambda channel, caller: (
         f"Only channel {channel}'s payee (the gateway) may redeem, not {caller}."
     ),
-    "PaymentsNotStakedReferee": lambda caller: (
-        f"{caller} is no staked referee; only those may post epoch roots."
+    "PaymentsSignersNotAscending": lambda signer: (
+        f"Referee signatures must come in ascending signer order, each signer once ({signer})."
     ),
     "PaymentsNothingToReclaim": lambda channel: f"Channel {channel} has nothing left to reclaim.",
     "PaymentsNothingToRedeem": lambda cumulative, redeemed: (
@@ -394,13 +393,8 @@ _EXPLAIN: dict[str, _E] = {
     "VerificationChallengeWindowOpen": lambda deadline, now: (
         f"The challenge window is open until {when(deadline, now)}; execute the slash after it."
     ),
-    "VerificationClaimExecuted": lambda claim: f"Claim {claim} is already settled.",
-    "VerificationEvidenceUsed": lambda digest: "This evidence was already used in a claim.",
     "VerificationNotVerifier": lambda account: (
         f"{account} is no verifier; only referees with VERIFIER_ROLE post checks and claims."
-    ),
-    "VerificationOutputsAgree": lambda index: (
-        f"Result {index} agrees with the accused's output: there is nothing to claim."
     ),
     "VerificationQuorumNotReached": lambda have, quorum: (
         f"The claim has {have} of {quorum} confirmations; more verifiers must confirm it."
@@ -421,6 +415,85 @@ _EXPLAIN: dict[str, _E] = {
     "VerificationInvalidParameters": _fixed("These verification parameters are out of range "
                                             "(docs/contracts.md lists the bounds)."),
     "VerificationBatchLength": lambda a, b: f"The batch lists {a} inferers but {b} outcomes.",
+    # --- issue #13: claims, disputes, freezes and jails ---
+    "VerificationFingerprintsAgree": lambda index: (
+        f"Result {index} has the accused's fingerprint: the outputs agree, there is no fraud."
+    ),
+    "VerificationConflictsDisagree": lambda index: (
+        f"Result {index}'s fingerprint differs from the other independent results (or is "
+        "missing); a claim needs independent results that agree with each other."
+    ),
+    "VerificationSessionClaimed": lambda accused, session: (
+        f"{accused} already has a claim for this session; see `helio verify status`."
+    ),
+    "VerificationWrongStatus": lambda claim, status: (
+        f"Claim {claim} is {('open', 'disputed', 'slashed', 'rejected', 'expired')[int(status)]}"
+        "; this step does not apply to it (`helio verify status --claim ID`)."
+    ),
+    "VerificationWindowClosed": lambda deadline, now: (
+        f"That window closed at {when(deadline, now)}."
+    ),
+    "VerificationNotAccused": lambda account: (
+        f"{account} is not the accused; only the accused inferer can dispute its claim."
+    ),
+    "VerificationAccuserVotes": lambda claim, verifier: (
+        f"{verifier} is a party to claim {claim} (accused or accuser) and cannot vote on it."
+    ),
+    "VerificationTooManyAccusers": lambda claim: (
+        f"Claim {claim} has the most accusers allowed; it needs no more confirmations."
+    ),
+    "VerificationAlreadySpotChecked": lambda verifier, digest: (
+        f"{verifier} already posted a spot-check of this commitment."
+    ),
+    "VerificationEvidenceWindowTooLong": lambda window, delay: (
+        f"Claims would run for {duration(int(window))}, longer than the unbonding delay "
+        f"({duration(int(delay))}); shorten the windows or raise the delay first."
+    ),
+    "StakingFrozen": lambda inferer: (
+        f"{inferer} has an open fraud claim: its stake cannot move until the claim closes "
+        "(`helio verify status --inferer ADDR`)."
+    ),
+    "StakingNotFrozen": lambda inferer: f"{inferer} has no open claim to release.",
+    "StakingJailed": lambda inferer, until: (
+        f"{inferer} is jailed after a slash until {when(until)}; register again after that."
+    ),
+    "StakingDelayBelowEvidenceWindow": lambda delay, window: (
+        f"An unbonding delay of {duration(int(delay))} is shorter than the claims' evidence "
+        f"window ({duration(int(window))}); slashable stake could leave before a slash lands."
+    ),
+    "PaymentsChannelSettling": lambda channel, at: (
+        f"Channel {channel} expired but the payee may still redeem until {when(at)}; "
+        "reclaim after that."
+    ),
+    "PaymentsChannelClosed": lambda channel: (
+        f"Channel {channel} was reclaimed and is closed; open a new one (`helio wallet deposit`)."
+    ),
+    "PaymentsAmountAboveVoucher": lambda amount, cumulative: (
+        f"Redeeming {helio(amount)} is more than the voucher's {helio(cumulative)}."
+    ),
+    "PaymentsNotReferee": lambda account: (
+        f"{account} is not a registered referee; epoch roots need the referees' signatures."
+    ),
+    "PaymentsEpochQuorum": lambda have, need: (
+        f"The epoch root carries {have} referee signatures; {need} are needed."
+    ),
+    "PaymentsEpochNotOpen": lambda epoch, opens_at: (
+        f"Epoch {epoch} opens for claims at {when(opens_at)} (its challenge delay); claim after that."
+    ),
+    "PaymentsEpochVetoed": lambda epoch: f"Epoch {epoch}'s root was vetoed; nothing can be claimed from it.",
+    "PaymentsEpochChallengeOver": lambda epoch, opens_at: (
+        f"Epoch {epoch}'s challenge delay ended at {when(opens_at)}; it can no longer be vetoed."
+    ),
+    "PaymentsInvalidEpochRules": lambda quorum, delay: (
+        f"A referee quorum of {quorum} with a challenge delay of {duration(delay)} is invalid."
+    ),
+    "ModelDuplicateManifest": lambda key, original: (
+        f"This manifest CID is already registered as {original!r}; propose that model, or "
+        f"publish different weights (`helio model status {original}`)."
+    ),
+    "GovernorZeroProposalThreshold": _fixed("The proposal threshold must be above 0."),
+    "GovernorGuardianCannotVetoReplacement": _fixed(
+        "The guardian cannot veto the proposal that replaces or removes it."),
     # --- batches and the testnet faucet ---
     "PaymentsBatchLength": lambda a, b: f"The batch has {a} vouchers but {b} signatures.",
     "PaymentsBatchTooLarge": lambda n, top: f"A batch of {n} is above the maximum {top}; split it.",

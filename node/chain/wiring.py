@@ -3,8 +3,11 @@
 Order (every step one transaction from the deployer):
 1. Timelock: the Governor may propose and cancel (anyone may execute).
 2. StakingRegistry: SLASHER_ROLE to Verification (the only slasher).
-3. Referees (``params.referees``; on the local chain the deployer by default):
-   VERIFIER_ROLE in Verification, REFEREE_ROLE in Payments.
+3. Referees (``params.referees``; by default the deployer, on every chain: a testnet's
+   epochs pay from day one): VERIFIER_ROLE in Verification, REFEREE_ROLE in Payments;
+   Payments' epoch rules (``params.epoch_quorum`` referee signatures per root, claims open
+   ``params.epoch_challenge_delay_s`` after the post); the Governor learns the
+   ModelRegistry (its adoption votes skip the proposal threshold).
 4. Local chain only: fund anvil dev accounts 1..9, register and adopt the demo model
    (the deployer holds GOVERNANCE_ROLE until step 5, so no vote is needed at genesis).
 5. DEFAULT_ADMIN_ROLE (and GOVERNANCE_ROLE) to the Timelock in every contract, then the
@@ -21,11 +24,11 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from node.chain.artifacts import load_artifact
 from node.chain.connect import Transactable, transact
 from node.chain.deployment import Deployment
 from node.chain.devkeys import DEV_ACCOUNTS
 from node.chain.params import ChainParams, DemoModel
+from node.chain.reverts import decode_revert, describe_revert
 from node.core.cid import cid_of_bytes, cid_of_file
 from node.core.errors import ChainError
 
@@ -43,8 +46,8 @@ def send(
     try:
         transact(w3, account, call)
     except ContractCustomError as e:
-        name, args = load_artifact(_name_of(contract)).decode_error(str(e.data))
-        raise ChainError(f"{what} reverted: {name}{args}") from None
+        name, args = decode_revert(str(e.data), _name_of(contract))
+        raise ChainError(describe_revert(what, name, args)) from None
     except ContractLogicError as e:
         raise ChainError(f"{what} reverted: {e.message}") from None
 
@@ -92,7 +95,7 @@ def wire(w3: Web3, account: LocalAccount, deployment: Deployment, params: ChainP
     send(w3, account, staking, staking.functions.grantRole(slasher, verification.address),
          "granting SLASHER_ROLE to Verification")  # fmt: skip
 
-    referees = params.referees or ((account.address,) if local else ())
+    referees = params.referees or (account.address,)
     verifier_role = verification.functions.VERIFIER_ROLE().call()
     referee_role = payments.functions.REFEREE_ROLE().call()
     for referee in referees:
@@ -100,6 +103,10 @@ def wire(w3: Web3, account: LocalAccount, deployment: Deployment, params: ChainP
              f"granting VERIFIER_ROLE to {referee}")  # fmt: skip
         send(w3, account, payments, payments.functions.grantRole(referee_role, referee),
              f"granting REFEREE_ROLE to {referee}")  # fmt: skip
+    rules = payments.functions.setEpochRules(params.epoch_quorum, params.epoch_challenge_delay_s)
+    send(w3, account, payments, rules, "setting the epoch rules of Payments")
+    send(w3, account, governor, governor.functions.setModelRegistry(c["ModelRegistry"].address),
+         "telling the Governor the ModelRegistry")  # fmt: skip
 
     if local:
         _fund_dev_accounts(w3, account, c["HelioToken"], params.dev_funding)

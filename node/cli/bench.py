@@ -63,13 +63,18 @@ def swarm(
     threads: int = typer.Option(1, "--threads", help="torch threads per process (1 is fair on 2 cores)"),
     tokens: int = typer.Option(24, "--tokens", help="decode tokens per measurement"),
     wan: str = typer.Option("25,50,100", "--wan", help="RTTs (ms) for the relayed-swarm runs; empty: skip"),
+    wire_codec: str = typer.Option("auto", "--wire-codec", help="codec the client asks for: auto (negotiated), fp16, bf16, int8-blockwise, none"),
+    speculative: str = typer.Option("0,25,50,100", "--speculative", help="RTTs (ms) for plain vs. speculative decoding; empty: skip"),
     as_json: bool = JsonFlag,
 ) -> None:
     """A real swarm (bootstrap + 3 inferer processes) vs. the single-process engine."""
     from node.bench.swarm import bench_swarm
+    from node.engine.codecs import check_wire_codec
 
     rtts = tuple(int(r) for r in wan.split(",") if r.strip())
-    report(bench_swarm(model_id, threads=threads, tokens=tokens, wan_rtts=rtts), as_json)
+    spec = tuple(int(r) for r in speculative.split(",") if r.strip())
+    report(bench_swarm(model_id, threads=threads, tokens=tokens, wan_rtts=rtts,
+                       codec=check_wire_codec(wire_codec), speculative_rtts=spec), as_json)
 
 
 @app.command()
@@ -91,3 +96,21 @@ def engine(
         bench_engine(model_id, converted.model_dir, threads=threads, new_tokens=new_tokens, repeats=repeats),
         as_json,
     )
+
+
+@app.command()
+def verify(
+    model_id: str = typer.Option("smollm2-135m-instruct", "--model", help="model whose span is checked"),
+    blocks: str = typer.Option("0:4", "--blocks", help="span START:END re-executed"),
+    checks: int = typer.Option(10_000, "--checks", help="honest checks (threads 1/2 × batch 1/4/16)"),
+    as_json: bool = JsonFlag,
+) -> None:
+    """Spot-check fingerprints: false positives, detection per adversary, requests until
+    detection at p = 1/2/5 %, re-execution overhead, fingerprint bytes per token."""
+    from node.bench.verify import bench_verify
+    from node.core.settings import Settings
+    from node.models.convert import convert_model
+
+    converted = convert_model(model_id, "fp32", Settings().cache_dir, progress=not as_json)
+    start, end = (int(x) for x in blocks.split(":"))
+    report(bench_verify(converted.model_dir, blocks=(start, end), checks=checks), as_json)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from node.cli.process_exit import exit_now
 from node.cli.swarm_common import (
     Host,
     InitialPeers,
@@ -47,17 +48,31 @@ def bootstrap(
     run(_run(PeerConfig(host=host, port=port, initial_peers=initial_peers(peers),
                         identity_path=identity, extra_hosts=also_listen,
                         relay_service=True)))
+    exit_now()  # stopped cleanly: skip the interpreter's seconds-long finalization
 
 
 async def _run(config: PeerConfig) -> None:
+    """Serve until SIGINT/SIGTERM, which are honoured from the first moment (also while
+    the daemon starts); leaving has a deadline (``Peer.shutdown``) so a stop of the whole
+    process group (systemd's default), which kills p2pd beside us, exits promptly."""
     from node.swarm.peer import start_peer
 
-    peer = await start_peer(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    starting = asyncio.ensure_future(start_peer(config))
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not starting.done():
+        log.info("stop requested while starting; leaving")
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        return
+    peer = starting.result()
     try:
         for maddr in await peer.maddrs():
             print(f"{BOOTSTRAP_MARKER} {maddr}", flush=True)
@@ -69,3 +84,4 @@ async def _run(config: PeerConfig) -> None:
                 log.info("%d peers connected", len(await peer.p2p.list_peers()))
     finally:
         await peer.shutdown()
+        log.info("bootstrap peer stopped")

@@ -30,6 +30,9 @@ def chat(
     temperature: float = typer.Option(0.7, "--temperature", help="0 = greedy"),
     system: str = typer.Option(None, "--system", help="a system prompt"),
     once: str = typer.Option(None, "--once", help="ask this one question, print the answer, exit"),
+    wire_codec: str = typer.Option("auto", "--wire-codec", help="hidden states on the wire: auto (the best every server of the route offers), fp16, bf16, int8-blockwise, none"),
+    device: str = typer.Option("cpu", "--device", help="where the client's embeddings and head run: auto, cpu, cuda, mps"),
+    speculative: bool = typer.Option(False, "--speculative", help="with --temperature 0 and --initial-peers: draft tokens by prompt lookup and let the swarm verify several per step (same output, fewer round trips)"),
 ) -> None:
     """Chat with a model, through a gateway (--gateway) or straight to the swarm
     (--initial-peers); the answer streams as it is generated. Ctrl-D or /exit quits."""
@@ -38,7 +41,10 @@ def chat(
     peers = initial_peers(peers) if not gateway else []
     if bool(gateway) == bool(peers):
         raise ConfigError("give exactly one of --gateway URL or --initial-peers MULTIADDR")
-    stream = _gateway_stream(gateway, model) if gateway else _swarm_stream(peers, model)
+    if speculative and (gateway or temperature > 0):
+        raise ConfigError("--speculative needs --initial-peers and --temperature 0 (greedy)")
+    stream = (_gateway_stream(gateway, model) if gateway
+              else _swarm_stream(peers, model, wire_codec, device, speculative))
     history: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
     questions = iter([once]) if once else None
     while True:
@@ -84,16 +90,23 @@ def _gateway_stream(url: str, model: str) -> Stream:
     return stream
 
 
-def _swarm_stream(peers: list[str], model: str) -> Stream:
+def _swarm_stream(peers: list[str], model: str, wire_codec: str, device: str,
+                  speculative: bool) -> Stream:
     from node.client import ClientModel, SamplingParams, stream_text
+    from node.client.speculative import generate_speculative
     from node.client.swarm_client import SwarmClient
+    from node.client.swarm_config import ClientConfig
     from node.core.settings import Settings
+    from node.engine.codecs import check_wire_codec
+    from node.engine.device import resolve_device
     from node.models.convert import convert_model
 
+    config = ClientConfig(codec=check_wire_codec(wire_codec))
+    head_device = resolve_device(device)  # an absent GPU fails before anything loads
     with console.status("connecting to the swarm and loading the client part of the model…"):
         model_dir = convert_model(model, "fp32", Settings().cache_dir, progress=False).model_dir
-        local = ClientModel(model_dir)
-        swarm = SwarmClient(peers)
+        local = ClientModel(model_dir).to(head_device)
+        swarm = SwarmClient(peers, config=config)
     atexit.register(swarm.close)
     hidden = int(local.config.hidden_size)
 
@@ -102,6 +115,7 @@ def _swarm_stream(peers: list[str], model: str) -> Stream:
     ) -> Iterator[str]:
         route = swarm.route(model, local.manifest.num_blocks, hidden)
         params = SamplingParams(max_new_tokens=max_tokens, temperature=temperature)
-        yield from stream_text(local, route, local.encode_chat(messages), params)
+        yield from stream_text(local, route, local.encode_chat(messages), params,
+                               generate=generate_speculative if speculative else None)
 
     return stream

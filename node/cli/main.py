@@ -14,11 +14,15 @@ from rich.logging import RichHandler
 from node.cli.bench import app as bench_app
 from node.cli.bootstrap import bootstrap as bootstrap_command
 from node.cli.chat import chat as chat_command
+from node.cli.join import join as join_command
 from node.cli.model import app as model_app
+from node.cli.model_gov import delegate as delegate_command
 from node.cli.node import app as node_app
+from node.cli.referee import referee as referee_command
 from node.cli.sim import app as sim_app
 from node.cli.stake import stake, unstake, withdraw
 from node.cli.status import status as status_command
+from node.cli.verify import app as verify_app
 from node.cli.wallet import app as wallet_app
 from node.core.errors import HeliomeshError
 
@@ -40,8 +44,12 @@ app.command("status")(status_command)
 app.command("stake")(stake)
 app.command("unstake")(unstake)
 app.command("withdraw")(withdraw)
+app.command("delegate")(delegate_command)
 app.command("chat")(chat_command)
+app.command("join")(join_command)
 app.add_typer(wallet_app, name="wallet")
+app.command("referee")(referee_command)
+app.add_typer(verify_app, name="verify")
 
 
 @app.callback()

@@ -3,18 +3,21 @@ inferers post while a model is evaluated, and Governor votes.
 
 The lifecycle: the creator proposes (``propose``, which opens the evaluation); staked
 inferers run the model and post what they measured (``evaluate``); once enough
-benchmarks are in, the creator opens the vote and stakers vote (``vote``).
+benchmarks are in, the creator opens the vote and stakers vote (``vote``). What comes
+after the vote (``status``, ``queue``, ``execute``) is in ``model_gov``.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
-from node.cli.stake import DevAccount, Network, RpcUrl, open_chain
+from node.cli.chain_access import open_chain
+from node.cli.stake import DevAccount, Network, RpcUrl, from_wei
 from node.core.errors import ConfigError
 
 console = Console()
@@ -23,13 +26,14 @@ console = Console()
 def propose(
     model_id: str = typer.Argument(..., help="lowercase [a-z0-9-] id, e.g. smollm2-135m-instruct"),
     manifest_cid: str = typer.Option(
-        ..., "--cid", help="IPFS CID of the model manifest (helio model publish)"
+        None, "--cid", help="IPFS CID of the model manifest (default: the converted model's in the cache)"
     ),
-    license_: str = typer.Option(..., "--license", help="e.g. Apache-2.0"),
-    family: str = typer.Option(..., "--family", help="model family, e.g. llama"),
-    min_memory_mb: int = typer.Option(..., "--min-memory-mb"),
-    energy_mj_per_token: int = typer.Option(..., "--energy-mj-per-token"),
-    max_latency_ms: int = typer.Option(..., "--max-latency-ms"),
+    license_: str = typer.Option(None, "--license", help="e.g. Apache-2.0 (default: the converted model's)"),
+    family: str = typer.Option(None, "--family", help="model family, e.g. llama (default: the converted model's)"),
+    dtype: str = typer.Option("fp32", "--dtype", help="which cached conversion the defaults come from"),
+    min_memory_mb: int = typer.Option(None, "--min-memory-mb", help="requirement: memory an inferer needs (MB)"),
+    energy_mj_per_token: int = typer.Option(None, "--energy-mj-per-token", help="requirement: most energy per token (mJ)"),
+    max_latency_ms: int = typer.Option(None, "--max-latency-ms", help="requirement: most latency per token (ms)"),
     royalty: str = typer.Option(None, "--royalty", help="royalty address (default: this key)"),
     evaluate: bool = typer.Option(
         True, "--evaluate/--no-evaluate", help="open evaluation right away"
@@ -38,46 +42,109 @@ def propose(
     rpc_url: str = RpcUrl,
     dev_account: int = DevAccount,
 ) -> None:
-    """Propose a model on chain (and open its evaluation)."""
+    """Propose a model on chain (and open its evaluation); run again by its creator, open
+    the evaluation of a model proposed with --no-evaluate.
+
+    The CID, license and family default to those of the model converted in the cache
+    (`helio model convert`); publish it first (`helio model publish`) so inferers can fetch it."""
     chain = open_chain(network, rpc_url, dev_account)
     me = chain.account.address  # type: ignore[union-attr]
+    known = chain.models.model(model_id)
+    if known["status"] == "proposed" and known["creator"] == me and evaluate:
+        chain.models.start_evaluation(model_id)  # proposed earlier with --no-evaluate
+        console.print(f"[green]evaluation open[/] for {model_id}: {chain.models.status(model_id)}")
+        return
+    if None in (min_memory_mb, energy_mj_per_token, max_latency_ms):
+        raise ConfigError("a proposal states its requirements: give --min-memory-mb, "
+                          "--energy-mj-per-token and --max-latency-ms")
+    if manifest_cid is None or license_ is None or family is None:
+        manifest_cid, license_, family = _from_cache(model_id, dtype, manifest_cid, license_, family)
+    _refuse_duplicate(chain, manifest_cid)
     chain.models.propose(model_id, manifest_cid, license_, family, min_memory_mb=min_memory_mb,
                          energy_mj_per_token=energy_mj_per_token, max_latency_ms=max_latency_ms,
                          royalty_recipient=royalty or me)  # fmt: skip
     if evaluate:
         chain.models.start_evaluation(model_id)
-    console.print(f"[green]proposed[/] {model_id}: {chain.models.status(model_id)}")
+    console.print(f"[green]proposed[/] {model_id}: {chain.models.status(model_id)} "
+                  f"(manifest {manifest_cid}, {family}, {license_})", soft_wrap=True)
+
+
+def _refuse_duplicate(chain: Any, manifest_cid: str) -> None:
+    """The same weights are proposed once (the registry refuses a second time too): name
+    the original, its creator and where it stands."""
+    from node.chain.bindings import MODEL_STATUS
+
+    key = bytes(chain.models.c.functions.keyOfManifest(manifest_cid).call())
+    if key == bytes(32):
+        return
+    original = chain.models.c.functions.modelOf(key).call()
+    model_id, creator, status = original[7], original[0], MODEL_STATUS[original[1]]
+    raise ConfigError(f"manifest {manifest_cid} is already proposed as {model_id!r} by {creator} "
+                      f"({status}): the same weights cannot be proposed twice; see "
+                      f"`helio model status {model_id}`")
+
+
+def _from_cache(model_id: str, dtype: str, cid: str | None, license_: str | None,
+                family: str | None) -> tuple[str, str, str]:
+    from node.core.settings import Settings
+    from node.ipfs.publish import manifest_cid as cid_of_manifest
+    from node.models.convert import cached_manifest
+
+    directory, manifest, problems = cached_manifest(Settings().cache_dir, model_id, dtype)
+    if manifest is None or problems:
+        raise ConfigError(f"give --cid, --license and --family, or convert {model_id} first "
+                          f"(`helio model convert`): {'; '.join(problems)} at {directory}")
+    return (cid or cid_of_manifest(directory), license_ or manifest.source.license,
+            family or manifest.family)
 
 
 def vote(
     model_id: str = typer.Argument(..., help="the model whose adoption vote to join"),
     support: str = typer.Option("for", "--support", help="for, against or abstain"),
     reason: str = typer.Option("", "--reason"),
-    open_vote: bool = typer.Option(False, "--open", help="as the creator: open the vote first"),
+    open_vote: bool = typer.Option(False, "--open", help="as the creator: open the vote (voting starts a few blocks later)"),
     network: str = Network,
     rpc_url: str = RpcUrl,
     dev_account: int = DevAccount,
 ) -> None:
-    """Vote on a model's adoption with this inferer's stake-weighted power."""
+    """Vote on a model's adoption with this inferer's stake-weighted power.
+
+    A vote that could not count is refused with the reason: the model is not in Voting,
+    voting has not opened yet or has closed, this account already voted, or it had no
+    voting power at the vote's snapshot (only active inferers vote; holders delegate)."""
+    from node.cli.model_gov import standing
+
     chain = open_chain(network, rpc_url, dev_account)
     if open_vote:
         chain.models.start_voting(model_id)
-    proposal = chain.models.proposal_id(model_id)
-    if proposal == 0:
-        status = chain.models.status(model_id)
-        console.print(
-            f"[red]no vote open for {model_id}[/] (status: {status}); the creator opens it with --open"
+        where = standing(chain, model_id)
+        console.print(f"[green]vote on {model_id} is open[/] (proposal {where.proposal}); "
+                      + " ".join(ln for ln in where.lines if ln.startswith("next:")), highlight=False)
+        if where.state != "active":
+            return
+    where = standing(chain, model_id)
+    hint = next((ln for ln in where.lines if ln.startswith("next:")), "")
+    if where.status != "voting":
+        raise ConfigError(f"cannot vote on {model_id}: it is {where.status!r}, not in Voting; {hint}")
+    if where.state != "active":
+        raise ConfigError(f"cannot vote on {model_id} now: the vote is {where.state}; {hint}")
+    me = chain.account.address  # type: ignore[union-attr]
+    g = chain.governor.c.functions
+    if g.hasVoted(where.proposal, me).call():
+        raise ConfigError(f"{me} already voted on {model_id}; a vote cannot be changed")
+    snapshot = int(g.proposalSnapshot(where.proposal).call())
+    power = int(chain.staking.c.functions.getPastVotes(me, snapshot).call())
+    if power == 0:
+        raise ConfigError(
+            f"{me} had no voting power at the vote's snapshot (block {snapshot}): only active "
+            "inferers vote, with their own stake plus what holders delegated to them before the "
+            "snapshot; a holder who runs no node delegates with `helio delegate INFERER AMOUNT`"
         )
-        raise typer.Exit(1)
-    state = chain.governor.state(proposal)
-    if state == "pending":
-        start = chain.governor.c.functions.proposalSnapshot(proposal).call() + 1
-        console.print(f"vote on {model_id} is open (proposal {proposal}); voting starts at block {start}")
-        return
-    chain.governor.vote(proposal, support, reason)
-    votes = chain.governor.votes(proposal)
+    chain.governor.vote(where.proposal, support, reason)
+    votes = chain.governor.votes(where.proposal)
     console.print(
-        f"[green]voted {support}[/] on {model_id}: {votes} ({chain.governor.state(proposal)})"
+        f"[green]voted {support}[/] on {model_id} with {from_wei(power)} HELIO of power: "
+        f"{votes} ({chain.governor.state(where.proposal)})", soft_wrap=True
     )
 
 
@@ -88,7 +155,7 @@ EvalPeers = typer.Option(None, "--peer", help="IPFS multiaddr …/p2p/<id> that 
 
 
 def evaluate(
-    model_id: str = typer.Argument(..., help="a model in evaluation (see its status with `helio model vote`)"),
+    model_id: str = typer.Argument(..., help="a model in evaluation (see `helio model status`)"),
     model_dir: Path | None = EvalModelDir,
     peers: list[str] | None = EvalPeers,
     watts: float = typer.Option(300.0, "--watts", help="this machine's power draw while serving (W)"),

@@ -1,6 +1,7 @@
 """``helio stake|unstake|withdraw``: an inferer's own stake in StakingRegistry.
 
-    helio stake 1000 --peer-id 12D3KooW... --rpc-url http://127.0.0.1:8545 --dev-account 1
+    helio node identity ~/.helio/node.key      # creates the node's key file, prints its peer id
+    helio stake 1000 --identity ~/.helio/node.key --rpc-url http://127.0.0.1:8545 --dev-account 1
     helio unstake 500 ...            # starts the unbonding delay
     helio withdraw ...               # after the delay
 
@@ -10,7 +11,6 @@ local chain only). Amounts are in HELIO (decimals allowed).
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from node.cli.chain_access import open_chain as open_chain  # re-exported (wallet, model, join)
 from node.core.errors import ConfigError
-from node.core.paths import DEPLOYMENTS_DIR
+from node.core.settings import load_settings
 
 if TYPE_CHECKING:
     from node.chain.bindings import HelioChain
@@ -52,41 +53,16 @@ def from_wei(wei: int) -> str:
     return f"{Decimal(wei) / 10**HELIO_DECIMALS:f}"
 
 
-def open_chain(
-    network: str | None, rpc_url: str | None, dev_account: int | None, *, signing: bool = True
-) -> HelioChain:
-    """``HelioChain`` for the deployment of ``network`` with the chosen signing key."""
-    from node.chain.bindings import HelioChain
-    from node.chain.connect import connect, local_account
-    from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS
-    from node.core.settings import Settings
-
-    settings = Settings()
-    name = network or settings.network
-    url = rpc_url or settings.rpc_url
-    if not url:
-        raise ConfigError("give --rpc-url or set HELIO_RPC_URL (the chain to talk to)")
-    w3 = connect(url, expected_chain_id=settings.chain_id)
-    account = None
-    if dev_account is not None:
-        if w3.eth.chain_id != ANVIL_CHAIN_ID or not 0 <= dev_account < len(DEV_ACCOUNTS):
-            raise ConfigError(
-                f"--dev-account takes 0..{len(DEV_ACCOUNTS) - 1}, on the local chain only"
-            )
-        account = local_account(DEV_ACCOUNTS[dev_account].private_key)
-    elif settings.private_key is not None:
-        account = local_account(settings.private_key)
-    elif signing:
-        raise ConfigError("set HELIO_PRIVATE_KEY (or --dev-account N on the local chain) to sign")
-    # HELIO_DEPLOYMENTS_DIR points at another deployments/ folder (tests, several chains).
-    directory = os.environ.get("HELIO_DEPLOYMENTS_DIR")
-    return HelioChain.open(w3, name, account, Path(directory) if directory else DEPLOYMENTS_DIR)
+IdentityFile = typer.Option(
+    None, "--identity", help="the node's libp2p key file (`node serve --identity`): its peer id is registered"
+)
 
 
 def stake(
     amount: str = typer.Argument(..., help="HELIO to bond in addition to the current stake"),
+    identity: Path = IdentityFile,
     peer_id: str = typer.Option(
-        None, "--peer-id", help="libp2p peer id (needed on first registration)"
+        None, "--peer-id", help="libp2p peer id, instead of --identity"
     ),
     attestation_key: str = typer.Option(
         None, "--attestation-key", help="address signing energy reports (default: this key)"
@@ -97,20 +73,50 @@ def stake(
     rpc_url: str = RpcUrl,
     dev_account: int = DevAccount,
 ) -> None:
-    """Register the node (first time) and bond AMOUNT more HELIO."""
+    """Bond AMOUNT more HELIO for your node; the first time, register it by its identity
+    (the peer id of `--identity FILE`, which `helio node serve --identity FILE` then uses)."""
+    from node.chain.reverts import helio
+
+    wanted = _peer_id(identity or load_settings().identity, peer_id)
     chain = open_chain(network, rpc_url, dev_account)
     staking, me = chain.staking, chain.account.address  # type: ignore[union-attr]
     wei = to_wei(amount)
-    if staking.node_of(me).registered_at == 0:
-        if not peer_id:
-            raise ConfigError("first stake registers the node: give --peer-id (its libp2p id)")
-        staking.register(peer_id, attestation_key or me, region, capacity)
-        console.print(f"registered {me} as {peer_id}")
+    balance = chain.token.balance_of(me)
+    if balance < wei:  # checked before registering: never a half-done registration
+        raise ConfigError(f"{me} holds {helio(balance)}, less than the {helio(wei)} to bond: "
+                          "get HELIO first (`helio wallet faucet`, or a `helio wallet transfer` to you)")
+    node = staking.node_of(me)
+    if node.registered_at == 0:
+        if wanted is None:
+            raise ConfigError("the first stake registers the node: give --identity FILE "
+                              "(`helio node identity FILE` creates one) or --peer-id")
+        staking.register(wanted, attestation_key or me, region, capacity)
+        console.print(f"registered {me} as {wanted}")
+    elif wanted is not None and wanted != node.peer_id:
+        raise ConfigError(f"{me} is registered as {node.peer_id}, not {wanted}: serve with that "
+                          "identity, or `helio node serve --identity` re-registers the new one")
     staking.stake(wei)
     own = staking.stake_of(me).self_stake
     console.print(
-        f"[green]staked[/] {amount} HELIO; own stake {from_wei(own)} HELIO, active: {staking.is_active(me)}"
+        f"[green]staked[/] {helio(wei)}; own stake {helio(own)}, active: {staking.is_active(me)}"
     )
+
+
+def _peer_id(identity: Path | None, peer_id: str | None) -> str | None:
+    if identity is not None and peer_id is not None:
+        raise ConfigError("give --identity or --peer-id, not both")
+    if identity is not None:
+        from node.swarm.identity import peer_id_of
+
+        return peer_id_of(identity)
+    if peer_id is not None:
+        from hivemind.p2p import PeerID
+
+        try:
+            PeerID.from_base58(peer_id)
+        except Exception:
+            raise ConfigError(f"--peer-id {peer_id!r} is not a libp2p peer id (12D3KooW…/Qm…)") from None
+    return peer_id
 
 
 def unstake(
@@ -120,15 +126,25 @@ def unstake(
     dev_account: int = DevAccount,
 ) -> None:
     """Start unbonding AMOUNT of the own stake; withdraw after the unbonding delay."""
+    from node.chain.reverts import helio, when
+
     chain = open_chain(network, rpc_url, dev_account)
     chain.staking.request_unstake(to_wei(amount))
     total, release_at = chain.staking.unbonding_of(chain.account.address)  # type: ignore[union-attr]
-    console.print(f"unbonding {from_wei(total)} HELIO, withdrawable from unix time {release_at}")
+    console.print(f"unbonding {helio(total)}, withdrawable from {when(release_at, _now(chain))} "
+                  "(`helio withdraw` then); `helio node serve` does not bond it again by itself")
 
 
 def withdraw(network: str = Network, rpc_url: str = RpcUrl, dev_account: int = DevAccount) -> None:
     """Send the unbonded stake back to this account."""
+    from node.chain.reverts import helio
+
     chain = open_chain(network, rpc_url, dev_account)
     total, _ = chain.staking.unbonding_of(chain.account.address)  # type: ignore[union-attr]
-    chain.staking.withdraw()
-    console.print(f"[green]withdrew[/] {from_wei(total)} HELIO")
+    chain.staking.withdraw()  # too early or nothing there: the revert says when, in words
+    console.print(f"[green]withdrew[/] {helio(total)}")
+
+
+def _now(chain: HelioChain) -> int:
+    """The chain's time (what the contracts compare with; a test chain may be warped)."""
+    return int(chain.w3.eth.get_block("latest")["timestamp"])

@@ -20,10 +20,10 @@ Port = typer.Option(0, "--port", help="listen port (0: any free port)")
 
 
 def initial_peers(given: list[str]) -> list[str]:
-    peers = [p for item in given for p in item.split(",") if p.strip()]
-    if not peers and (env := os.environ.get("HELIO_INITIAL_PEERS")):
-        peers = [p.strip() for p in env.split(",") if p.strip()]
-    return peers
+    """``--initial-peers``, else the settings' (HELIO_INITIAL_PEERS, .env, heliomesh.toml)."""
+    from node.core.settings import load_settings
+
+    return load_settings(initial_peers=list(given) or None).initial_peers
 
 
 def quiet_hivemind() -> None:

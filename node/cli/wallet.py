@@ -2,11 +2,13 @@
 
     helio wallet deposit 100 --gateway http://127.0.0.1:8000 --dev-account 2   # opens a channel
     helio wallet balance --dev-account 2
-    helio wallet voucher 0.5 --channel 1 --gateway http://127.0.0.1:8000 --dev-account 2
+    helio wallet voucher 500 --channel 1 --gateway http://127.0.0.1:8000 --dev-account 2
 
-``voucher`` prints an ``X-Helio-Voucher`` header value for a cumulative amount (HELIO);
-give it to the OpenAI SDK as ``default_headers`` (docs/api.md). The signing key is
-HELIO_PRIVATE_KEY, or ``--dev-account N`` (anvil's PUBLIC dev key N, local chain only).
+``voucher`` prints an ``X-Helio-Voucher`` header value for one request of up to 500 tokens
+(prompt + max_tokens) on top of what the gateway charged so far (its signed receipt,
+checked against the chain); give it to the OpenAI SDK as ``default_headers``
+(docs/api.md). The signing key is HELIO_PRIVATE_KEY, or ``--dev-account N`` (anvil's
+PUBLIC dev key N, local chain only).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from node.cli.stake import DevAccount, Network, RpcUrl, from_wei, open_chain, to_wei
+from node.cli.wallet_funds import faucet, transfer
 from node.core.errors import ConfigError
 
 app = typer.Typer(help="Pay a gateway: deposit into a Payments channel, check it, sign vouchers.",
@@ -90,17 +93,29 @@ def balance(
 
 @app.command()
 def voucher(
-    cumulative: str = typer.Argument(..., help="total HELIO this channel pays so far, this request included"),
+    tokens: int = typer.Argument(..., min=1, help="token budget of the request this voucher pays for "
+                                 "(prompt + max_tokens), priced by the gateway"),
     channel: int = typer.Option(..., "--channel", help="your channel toward the gateway"),
     gateway: str = typer.Option(..., "--gateway", help="gateway URL (payee, chain, contract, model)"),
     model: str = typer.Option(None, "--model", "-m", help="model the voucher is for (default: the gateway's first)"),
     network: str = Network, rpc_url: str = RpcUrl, dev_account: int = DevAccount,
 ) -> None:
-    """Sign a cumulative voucher and print its X-Helio-Voucher header value."""
+    """Sign the channel's next voucher for a TOKENS-token request; print its X-Helio-Voucher value.
+
+    The voucher covers what the gateway charged so far (its signed receipt, checked against
+    your own last voucher and the chain) plus TOKENS × the gateway's price, nothing more."""
     from node.client.vouchers import VoucherWallet
 
     chain = open_chain(network, rpc_url, dev_account)
-    info = _gateway_info(gateway)
     key = chain.account.key.hex()  # type: ignore[union-attr]
-    wallet = VoucherWallet.from_gateway_info(info, private_key=key, channel=channel, model_id=model)
-    print(wallet.sign(to_wei(cumulative)).encode())
+    wallet = VoucherWallet.from_gateway(gateway, private_key=key, channel=channel, model_id=model,
+                                        channel_reader=chain.payments.channel)
+    header = wallet.header(tokens * wallet.price_per_token_wei)
+    console.print(f"channel {channel}: up to {from_wei(wallet.floor)} HELIO in all "
+                  f"({from_wei(wallet.charged_total)} charged before this {tokens}-token request)")
+    print(header)
+
+
+# Moving HELIO and getting some to stake (node/cli/wallet_funds.py).
+app.command()(transfer)
+app.command()(faucet)

@@ -10,6 +10,8 @@
 - ``swarm_route``  ``SwarmRoute``: the network ``Route`` (push chain, commitment checks, failover)
 - ``swarm_hops``   ``HopStream``: one inference stream to one server
 - ``failover``     ``Bans`` (backoff) and ``replay`` (rebuild a replacement's KV cache)
+- ``audit``        ``SwarmExecutor`` (a referee's re-execution), ``embed_referee`` (a client's referee)
+- ``hop_records``  ``hop_records``: what a finished route hands its referee
 """
 
 from node.client.generate import chat, complete, generate_tokens, stream_text

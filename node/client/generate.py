@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 import torch
 
@@ -12,6 +12,7 @@ from node.client.sampling import SamplingParams, sample
 from node.engine.route import Route
 
 PREFILL_CHUNK = 1024  # longer prompts are sent in chunks of this many tokens
+Generate = Callable[[ClientModel, Route, list[int], SamplingParams], Generator[int, None, None]]
 
 
 def generate_tokens(
@@ -45,11 +46,14 @@ def generate_tokens(
 
 
 def stream_text(
-    client: ClientModel, route: Route, prompt_ids: list[int], params: SamplingParams
+    client: ClientModel, route: Route, prompt_ids: list[int], params: SamplingParams,
+    *, generate: Generate | None = None,
 ) -> Iterator[str]:
-    """Yield text pieces; stops before the first of ``params.stop`` (never emitted)."""
+    """Yield text pieces; stops before the first of ``params.stop`` (never emitted).
+    ``generate``: the token generator (default ``generate_tokens``; e.g.
+    ``node.client.speculative.generate_speculative``)."""
     detok = Detokenizer(client.decode, params.stop)
-    generation = generate_tokens(client, route, prompt_ids, params)
+    generation = (generate or generate_tokens)(client, route, prompt_ids, params)
     try:
         for token in generation:
             if text := detok.push(token):

@@ -61,13 +61,14 @@ class ClientModel(nn.Module):
     # --- tensors ---------------------------------------------------------------------
     @torch.inference_mode()
     def embed(self, token_ids: torch.Tensor) -> torch.Tensor:
-        """token ids (B, T) → hidden (B, T, H)"""
-        return self.embed_tokens(token_ids)  # type: ignore[no-any-return]
+        """token ids (B, T) → hidden (B, T, H), on the CPU (what the wire sends)"""
+        return self.embed_tokens(token_ids.to(self.embed_tokens.weight.device)).cpu()  # type: ignore[no-any-return]
 
     @torch.inference_mode()
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """hidden (B, T, H) → logits (B, T, V) in float32"""
-        logits = self.lm_head(self.norm(hidden.to(self.lm_head.weight.dtype))).float()
+        """hidden (B, T, H) → logits (B, T, V) in float32, on the CPU (where sampling runs)"""
+        weight = self.lm_head.weight
+        logits = self.lm_head(self.norm(hidden.to(weight.device, weight.dtype))).float().cpu()
         if self.softcap:
             logits = torch.tanh(logits / self.softcap) * self.softcap
         return logits  # type: ignore[no-any-return]

@@ -20,6 +20,7 @@ from node.client.swarm_route import SwarmRoute
 from node.crypto.eip712 import Domain
 from node.referee.energy_records import RecordEnergy
 from node.referee.planner import Hop, RoutePlanner
+from node.referee.spotcheck import SpotChecker
 from node.referee.stake import StakeCache
 from node.swarm.errors import MissingBlocksError
 from node.swarm.evidence import CommitmentSigner, default_domain
@@ -50,8 +51,12 @@ class SwarmClient:
             raise
         self.signer = CommitmentSigner(default_domain())
         self._bans = Bans(self.config.ban_s, self.config.max_ban_s)
+        self.referee: SpotChecker | None = None  # gets finished routes' evidence (spot-checks)
         self._rtts: dict[str, tuple[float, float]] = {}  # peer -> (rtt ms, measured at)
         self._records: dict[tuple[str, int], tuple[float, dict[str, ServerRecord]]] = {}
+        # model id -> CID of the manifest whose client files it embeds with: routes use
+        # only spans of the same weights (unset: the planner picks one manifest)
+        self.manifest_cids: dict[str, str] = {}
 
     def __enter__(self) -> SwarmClient:
         return self
@@ -65,7 +70,10 @@ class SwarmClient:
         self.loop.stop()
 
     def route(self, model_id: str, num_blocks: int, hidden_size: int) -> SwarmRoute:
-        return SwarmRoute(self, model_id, num_blocks, hidden_size)
+        route = SwarmRoute(self, model_id, num_blocks, hidden_size)
+        if self.referee is not None:
+            route.on_bad_commitment = self.referee.report_bad_commitment
+        return route
 
     def records(self, model_id: str, num_blocks: int) -> dict[str, ServerRecord]:
         return self.loop.run(self.fetch(model_id, num_blocks, fresh=True), timeout=60)
@@ -130,7 +138,7 @@ class SwarmClient:
         return await asyncio.to_thread(
             self.planner.plan, records.values(), model_id, start, end, banned=banned,
             max_length=max_length, rtts_ms=rtts, previous=previous,
-            return_to_client=end == num_blocks,
+            return_to_client=end == num_blocks, manifest_cid=self.manifest_cids.get(model_id),
         )
 
 

@@ -19,5 +19,7 @@ class ClientConfig:
     ping_timeout_s: float = 2.0
     chunk_tokens: int = 512  # longest step sent (prefills are cut into chunks)
     wire_dtype: str = "float32"  # hidden states on the wire: float32 (exact), bfloat16, float16
-    codec: str = "none"  # their encoding (node.engine.codecs): none (raw), fp16, bf16, int8-blockwise
+    # their encoding (node.engine.codecs): auto (the best every hop of the route offers:
+    # the family's safe fp16/bf16 first), none (raw), fp16, bf16, int8-blockwise
+    codec: str = "auto"
     verify: bool = True  # check every commitment signature and output hash

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -25,17 +26,33 @@ from eth_utils.crypto import keccak
 from hivemind.proto import runtime_pb2
 
 from node.client.failover import close_all, replay
+from node.client.hop_records import hop_records
 from node.client.swarm_config import ClientConfig
 from node.client.swarm_hops import HopStream
-from node.engine.codecs import WIRE_DTYPES, get_codec
+from node.client.wire_codec import check_offers, route_codec
+from node.engine.codecs import AUTO, WIRE_DTYPES, get_codec
 from node.engine.errors import CodecError
+from node.engine.fingerprint import Fingerprint, FingerprintError, check, wire_tolerance
 from node.referee.planner import Hop
 from node.swarm.errors import MissingBlocksError, PeerFailure, SwarmError, short_peer
-from node.swarm.evidence import CommitmentSigner, InputChain, StepEvidence, input_seed, session_key
+from node.swarm.evidence import (
+    CommitmentSigner,
+    InputChain,
+    StepEvidence,
+    fingerprint_hash,
+    input_seed,
+    session_key,
+)
 from node.swarm.peer import LoopThread, Peer
+from node.swarm.records import ServerRecord
 from node.swarm.wire import MAX_TENSOR_BYTES, NextHop, decode_hidden, encode_hidden
 
 log = logging.getLogger(__name__)
+
+
+class _StaleAnswer(Exception):
+    """A hop's answer computed on the output of a previous hop whose commitment was
+    rejected (it pushed before the client checked): not a failure, ignored."""
 
 
 class RouteClient(Protocol):
@@ -50,6 +67,7 @@ class RouteClient(Protocol):
     def ban(self, peer_id: str, reason: str) -> None: ...
     async def plan(self, model_id: str, num_blocks: int, start: int, end: int, *,
                    max_length: int, previous: str | None = None) -> list[Hop]: ...
+    async def fetch(self, model_id: str, num_blocks: int, fresh: bool = False) -> dict[str, ServerRecord]: ...
 
 
 class SwarmRoute:
@@ -64,7 +82,8 @@ class SwarmRoute:
         if self.config.wire_dtype not in WIRE_DTYPES:
             raise SwarmError(f"wire dtype {self.config.wire_dtype!r}: use one of {list(WIRE_DTYPES)}")
         try:
-            get_codec(self.config.codec)
+            if self.config.codec != AUTO:  # auto: negotiated with the hops at open()
+                get_codec(self.config.codec)
         except CodecError as exc:
             raise SwarmError(str(exc)) from None
         self.wire_dtype = WIRE_DTYPES[self.config.wire_dtype]
@@ -78,6 +97,9 @@ class SwarmRoute:
         self.evidence: list[StepEvidence] = []
         self.failovers = 0
         self.on_failover: Callable[[PeerFailure], None] | None = None
+        # a commitment that did not hold: (its evidence, what was wrong), e.g. to a referee
+        self.on_bad_commitment: Callable[[StepEvidence, str], None] | None = None
+        self._rejected: dict[tuple[int, int], bytes] = {}  # (block, step) -> a rejected output there
         self._hashes: dict[str, InputChain] = {}  # session -> its input hash chain
         self._last: list[tuple[str, int, int]] = []
         # Per step: (wall ms at the client, summed compute ms the hops reported).
@@ -96,6 +118,7 @@ class SwarmRoute:
         self.max_length = max_length
         self.step_index = self.position = 0
         self.chunks, self.inputs, self.evidence, self.timings = [], {}, [], []
+        self._rejected = {}
         self.client.loop.run(self._open_route())
 
     def step(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -109,12 +132,24 @@ class SwarmRoute:
                    for part in torch.split(hidden, chunk, dim=1)]
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
 
+    def rewind(self, position: int) -> None:
+        """The next step starts at ``position`` (≤ the current one): every server rolls
+        its KV cache back when it arrives; replays after a failover repeat the same steps
+        at their positions, so a replacement rolls back alike (speculative decoding)."""
+        if not 0 <= position <= self.position:
+            raise SwarmError(f"cannot rewind to {position}: the route holds {self.position} tokens")
+        self.position = position
+
     def close(self) -> None:
         if self.hops:
             hops, self.hops = self.hops, []
             self._last = [(h.peer_id, h.hop.start, h.hop.end) for h in hops]
             with contextlib.suppress(Exception):
                 self.client.loop.run(close_all(hops), timeout=10)
+            referee = getattr(self.client, "referee", None)
+            if referee is not None:  # the answer is out: the referee may sample it now
+                for record in hop_records(self):
+                    referee.offer(record)
 
     @property
     def peers(self) -> list[tuple[str, int, int]]:
@@ -129,6 +164,9 @@ class SwarmRoute:
                 hops = await self.client.plan(self.model_id, self.num_blocks, 0, self.num_blocks,
                                               max_length=self.max_length)
             try:
+                # this route's codec; self.config is the client's with the codec resolved
+                codec = await route_codec(self._records, hops, self.client.config.codec)
+                self.config = dataclasses.replace(self.client.config, codec=codec)
                 self.hops = await self._open_hops(hops)
                 log.info("route: %s", " → ".join(
                     f"{short_peer(h.peer_id)}[{h.hop.start}:{h.hop.end}]" for h in self.hops))
@@ -138,7 +176,11 @@ class SwarmRoute:
         raise SwarmError(f"could not open a route for {self.model_id} after "
                          f"{self.config.max_failovers + 1} attempts")
 
+    async def _records(self) -> dict[str, ServerRecord]:
+        return await self.client.fetch(self.model_id, self.num_blocks)
+
     async def _open_hops(self, hops: list[Hop]) -> list[HopStream]:
+        await check_offers(self._records, hops, self.config.codec)
         await asyncio.gather(*(self.client.peer.connect(h.peer_id, list(h.maddrs)) for h in hops))
         streams = [HopStream(hop) for hop in hops]
         results = await asyncio.gather(
@@ -209,7 +251,13 @@ class SwarmRoute:
                 if broken is not None:
                     raise PeerFailure(broken.peer_id, broken.closed.result())  # type: ignore[union-attr]
                 if hop.result(step).done():
-                    output = self._accept(hop, step, *hop.result(step).result())
+                    try:
+                        output = self._accept(hop, step, *hop.result(step).result())
+                    except _StaleAnswer:  # computed on a rejected hop's push: the real one follows
+                        waits.discard(hop.result(step))
+                        hop.forget(step)
+                        waits.add(hop.result(step))
+                        continue
                     break
                 # The previous server could not push to this one: send the step ourselves,
                 # and every later step too.
@@ -254,24 +302,61 @@ class SwarmRoute:
         input_hash = bytes.fromhex(result.input_hash[2:])
         output_hash = bytes.fromhex(result.output_hash[2:])
         signature = bytes.fromhex(result.signature[2:])
-        if self.config.verify:
-            if keccak(proto.buffer) != output_hash:
-                raise PeerFailure(hop.peer_id, "its output hash does not match its output")
-            chain = self._hashes[hop.session_id]
-            expected = chain.hash_step(position, bytes(self.inputs[hop.hop.start][step].buffer))
-            if expected != input_hash:
-                raise PeerFailure(hop.peer_id, "its commitment names other inputs than it was sent")
-            chain.record(position + tokens, expected)
-            digest = self.client.signer.digest(session_key(hop.session_id), step, input_hash, output_hash)
-            if self.client.signer.recover(digest, signature) != hop.address:
-                raise PeerFailure(hop.peer_id, "its commitment is not signed by its address")
-        self._compute_ms += result.compute_ms
-        self.evidence.append(StepEvidence(
+        blob = bytes.fromhex(result.fingerprint[2:])
+        evidence = StepEvidence(
             hop.peer_id, hop.address, hop.session_id, hop.hop.start, hop.hop.end, step, position,
-            input_hash, output_hash, signature))
+            input_hash, output_hash, signature, blob, tokens)
+        if self.config.verify:
+            self._verify(hop, evidence, proto, output)
+        self._compute_ms += result.compute_ms
+        self.evidence.append(evidence)
         if hop.hop.end < self.num_blocks:
             self.inputs.setdefault(hop.hop.end, {})[step] = proto  # the next hop's input
         return output
+
+    def _verify(self, hop: HopStream, evidence: StepEvidence, proto: runtime_pb2.Tensor,
+                output: torch.Tensor) -> None:
+        """A commitment that does not hold is a peer failure (ban, re-route, replay), and
+        the evidence goes to the referee (``on_bad_commitment``)."""
+        step, position, tokens = evidence.step, evidence.position, evidence.tokens
+        chain = self._hashes[hop.session_id]
+        expected = chain.hash_step(position, bytes(self.inputs[hop.hop.start][step].buffer))
+        problem = None
+        rejected = self._rejected.get((hop.hop.start, step))
+        if keccak(proto.buffer) != evidence.output_hash:
+            problem = "its output hash does not match its output"
+        elif expected != evidence.input_hash:
+            if rejected is not None and chain.hash_step(position, rejected) == evidence.input_hash:
+                raise _StaleAnswer  # it ran what the rejected previous hop pushed to it
+            problem = "its commitment names other inputs than it was sent"
+        else:
+            problem = self._fingerprint_problem(evidence, output)
+        if problem is None:
+            digest = self.client.signer.digest(
+                session_key(hop.session_id), step, evidence.input_hash, evidence.output_hash,
+                fingerprint_hash(evidence.fingerprint))
+            if self.client.signer.recover(digest, evidence.signature) != hop.address:
+                problem = "its commitment is not signed by its address"
+        if problem is not None:
+            if self.on_bad_commitment is not None:
+                self.on_bad_commitment(evidence, problem)
+            # it may have pushed this output on already: answers computed on it are stale
+            self._rejected[(hop.hop.end, step)] = bytes(proto.buffer)
+            raise PeerFailure(hop.peer_id, problem)
+        chain.record(position + tokens, expected)
+
+    def _fingerprint_problem(self, evidence: StepEvidence, output: torch.Tensor) -> str | None:
+        """Is the signed fingerprint one of the output that was sent? (Whether the output
+        is *right* is the referee's re-execution's question.)"""
+        try:
+            claimed = Fingerprint.from_bytes(evidence.fingerprint, hidden_size=self.hidden_size,
+                                             tokens=evidence.tokens)
+        except FingerprintError as exc:
+            return f"its commitment's fingerprint is malformed: {exc}"
+        mismatch = check(claimed, output, wire_tolerance(self.config.wire_dtype, self.config.codec))
+        if mismatch is not None:
+            return f"its fingerprint does not describe its output ({mismatch.reason} at token {mismatch.position})"
+        return None
 
     # --- failover ------------------------------------------------------------------------
     async def _repair(self, failure: PeerFailure, step: int) -> int:

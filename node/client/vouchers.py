@@ -3,16 +3,17 @@
 A channel is a deposit in the Payments contract toward one payee (a gateway operator).
 Each paid request carries a voucher whose ``cumulativeAmount`` covers everything charged
 on the channel so far plus this request's worst case (input tokens + ``max_tokens`` at the
-published price); the gateway charges the actual tokens and answers the new total in
-``X-Helio-Charged-Total``. ``VoucherWallet.auth()`` does that bookkeeping per request
-for an ``httpx`` client, so the official ``openai`` SDK pays with a few lines::
+published price); the gateway charges the actual tokens, answers the new total in
+``X-Helio-Charged-Total`` and redeems only that total. ``VoucherWallet`` never signs more
+than it can owe (its own worst cases; a gateway reporting more is refused) and resumes a
+channel from the gateway's signed receipt (node/client/receipts.py), so the official
+``openai`` SDK pays with a few lines, from any number of processes::
 
-    info = httpx.get(f"{base}/v1/payments").json()
-    wallet = VoucherWallet.from_gateway_info(info, private_key=key, channel=channel_id)
+    wallet = VoucherWallet.from_gateway(base, private_key=key, channel=channel_id, rpc_url=rpc)
     client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused",
                            http_client=httpx.Client(auth=wallet.auth()))
 
-or, for one request, ``default_headers={VOUCHER_HEADER: wallet.header(amount)}``.
+or, for one request, ``default_headers={VOUCHER_HEADER: wallet.header(worst_case_wei)}``.
 The header value is base64url(JSON) of the voucher fields, the domain's chain id and
 contract, and the signature (docs/api.md).
 """
@@ -23,25 +24,43 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from eth_account import Account
-from eth_account.messages import encode_defunct
 
+from node.client.receipts import ChannelReceipt, ReceiptError
 from node.core.errors import ConfigError
 from node.crypto.eip712 import PAYMENTS_DOMAIN_NAME, Domain, Voucher, model_key
 
 VOUCHER_HEADER = "X-Helio-Voucher"
-CONTRIBUTOR_HEADER = "X-Helio-Contributor"
 CHARGED_HEADER = "X-Helio-Charged-Total"
 PROMPT_OVERHEAD_TOKENS = 64  # chat template tokens around the messages (upper bound)
 
 
+class OverchargedError(ConfigError):
+    """The gateway reported a charged total above what this wallet's requests can cost."""
+
+
+def _chain_channel(rpc_url: str, info: dict[str, Any], channel: int) -> dict[str, Any]:
+    """``Payments.channelOf(channel)`` read from ``rpc_url`` (the chain the gateway names)."""
+    from node.chain.artifacts import load_artifact
+    from node.chain.bindings import Payments
+    from node.chain.connect import connect
+
+    w3 = connect(rpc_url, expected_chain_id=int(info["chain_id"]))
+    contract = w3.eth.contract(address=info["payments_contract"], abi=load_artifact("Payments").abi)
+    return Payments(w3, contract).channel(channel)
+
+
 class VoucherFormatError(ConfigError):
     """An ``X-Helio-Voucher`` header value that does not decode to a voucher."""
+
+
+class VoucherSignatureError(VoucherFormatError):
+    """A voucher whose signature field is not 65 bytes of hex (the gateway's 402 ``bad_signature``)."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +95,7 @@ class SignedVoucher:
         try:
             raw = base64.urlsafe_b64decode(header.strip() + "=" * (-len(header.strip()) % 4))
             body = json.loads(raw)
-            signature = bytes.fromhex(str(body["signature"]).removeprefix("0x"))
+            signature_hex = str(body["signature"]).removeprefix("0x")
             voucher = Voucher(
                 client=body["client"],
                 payee=body["payee"],
@@ -92,8 +111,14 @@ class SignedVoucher:
                 f"{VOUCHER_HEADER} is not a valid voucher ({exc}); build it with "
                 "node.client.vouchers.VoucherWallet"
             ) from None
+        try:
+            signature = bytes.fromhex(signature_hex)
+        except ValueError:
+            raise VoucherSignatureError(
+                f"{VOUCHER_HEADER}: the signature is not hex; sign the voucher again") from None
         if len(signature) != 65:
-            raise VoucherFormatError(f"{VOUCHER_HEADER}: the signature must be 65 bytes")
+            raise VoucherSignatureError(
+                f"{VOUCHER_HEADER}: the signature is {len(signature)} bytes, not 65 (r || s || v)")
         return cls(voucher, signature, chain_id, contract)
 
 
@@ -121,7 +146,12 @@ class VoucherWallet:
     price_per_token_wei: int
     default_max_tokens: int = 128
     validity_s: int = 3600
-    charged_total: int = 0  # what the gateway says it has charged on the channel
+    charged_total: int = 0  # what the gateway says it has charged on the channel (≤ owed_bound)
+    # The most this wallet can owe: where it resumed from + every request's worst case.
+    # A gateway reporting more is refused; no voucher is ever signed above it.
+    owed_bound: int = 0
+    floor: int = 0  # the last cumulativeAmount signed: the next one must be above it
+    refused: str | None = None  # set once the gateway over-reported; no more vouchers
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -161,8 +191,75 @@ class VoucherWallet:
         )
 
     def header(self, amount_wei: int, model_id: str | None = None) -> str:
-        """A voucher adding ``amount_wei`` to what is charged so far, header-encoded."""
-        return self.sign(self.charged_total + amount_wei, model_id).encode()
+        """A voucher for one request whose worst case is ``amount_wei``: what is charged so
+        far plus that (and above the last voucher signed), header-encoded."""
+        if self.refused:
+            raise OverchargedError(self.refused)
+        self.owed_bound = max(self.owed_bound, self.charged_total) + amount_wei
+        cumulative = max(self.charged_total + amount_wei, self.floor + 1)
+        assert cumulative <= self.owed_bound  # the floor is within the bound before this request
+        self.floor = cumulative
+        return self.sign(cumulative, model_id).encode()
+
+    def charged(self, reported: int) -> None:
+        """The gateway's ``X-Helio-Charged-Total``; ``OverchargedError`` if it is more than
+        this wallet's requests can cost (the wallet then signs nothing more)."""
+        if reported > self.owed_bound:
+            self.refused = (
+                f"the gateway {self.payee} reports {reported} wei charged on channel {self.channel}, "
+                f"but this wallet's requests can cost at most {self.owed_bound} wei (their worst "
+                "cases at the published price): it over-reports; stop paying it. It can redeem no "
+                f"more than the last voucher signed ({self.floor} wei)")
+            raise OverchargedError(self.refused)
+        self.charged_total = max(self.charged_total, reported)
+
+    def resume(self, receipt: ChannelReceipt, on_chain: dict[str, Any] | None = None) -> None:
+        """Continue a channel another process paid from: the gateway's signed receipt of its
+        books, checked (``ReceiptError``) against this wallet's own signature and, given
+        ``on_chain`` (``Payments.channel``), the chain."""
+        receipt.check(self.payee, self.channel, self.domain)
+        if receipt.voucher is not None:
+            try:
+                signed = SignedVoucher.decode(receipt.voucher)
+                signer = signed.voucher.recover(signed.signature, self.domain)
+            except (VoucherFormatError, ValueError) as exc:
+                raise ReceiptError(f"the receipt's voucher does not decode ({exc})") from None
+            v = signed.voucher
+            if signer != self.address or v.client != self.address or v.channel != self.channel:
+                raise ReceiptError(f"the receipt's voucher is not {self.address}'s for channel {self.channel}")
+            if v.cumulative_amount != receipt.accepted:
+                raise ReceiptError(f"the receipt says accepted {receipt.accepted} but its voucher is "
+                                   f"for {v.cumulative_amount}")
+        if on_chain is not None:
+            receipt.check_chain(on_chain, self.address)
+        base = receipt.charged + receipt.reserved  # running requests keep their reservation
+        self.charged_total = max(self.charged_total, base)
+        # The last voucher (this key's own signature) already bounds what can be redeemed.
+        self.floor = max(self.floor, receipt.accepted)
+        self.owed_bound = max(self.owed_bound, self.charged_total, self.floor)
+
+    @classmethod
+    def from_gateway(cls, base_url: str, *, private_key: str, channel: int, model_id: str | None = None,
+                     rpc_url: str | None = None, timeout: float = 30.0,
+                     channel_reader: Callable[[int], dict[str, Any]] | None = None) -> VoucherWallet:
+        """A wallet for ``channel`` toward the gateway at ``base_url``, resumed from its
+        receipt (a new process continues where the last one stopped); with ``rpc_url`` (or
+        ``channel_reader``, e.g. ``Payments.channel``) the receipt is also checked against
+        the chain."""
+        base_url = base_url.rstrip("/")
+        with httpx.Client(timeout=timeout) as http:
+            info = http.get(f"{base_url}/v1/payments").raise_for_status().json()
+            wallet = cls.from_gateway_info(info, private_key=private_key, channel=channel, model_id=model_id)
+            r = http.get(f"{base_url}/v1/payments/channels/{channel}")
+        on_chain = None
+        if info.get("on_chain") and (channel_reader or rpc_url):
+            on_chain = channel_reader(channel) if channel_reader else _chain_channel(str(rpc_url), info, channel)
+        if r.status_code == 404:  # the gateway never saw this channel: start after the chain
+            if on_chain is not None:
+                wallet.charged_total = wallet.owed_bound = wallet.floor = int(on_chain["redeemed"])
+            return wallet
+        wallet.resume(ChannelReceipt.from_json(r.raise_for_status().json()), on_chain)
+        return wallet
 
     def header_for(self, body: dict[str, Any]) -> str:
         tokens = worst_case_tokens(body, self.default_max_tokens)
@@ -190,36 +287,4 @@ class VoucherAuth(httpx.Auth):
         charged = response.headers.get(CHARGED_HEADER)
         if charged is not None:
             with self.wallet._lock:
-                self.wallet.charged_total = max(self.wallet.charged_total, int(charged))
-
-
-def contributor_message(address: str, expiry: int) -> str:
-    return f"Heliomesh contributor {address} until {expiry}"
-
-
-def contributor_header(private_key: str, validity_s: int = 3600) -> str:
-    """``X-Helio-Contributor``: a staked inferer proves its address for higher free limits."""
-    account = Account.from_key(private_key)
-    expiry = int(time.time()) + validity_s
-    signed = account.sign_message(encode_defunct(text=contributor_message(account.address, expiry)))
-    return f"{account.address}.{expiry}.0x{bytes(signed.signature).hex()}"
-
-
-def recover_contributor(header: str, now: float | None = None) -> str:
-    """The address a contributor header proves, or ``ConfigError`` saying why not."""
-    try:
-        address, expiry_s, signature = header.strip().split(".")
-        expiry = int(expiry_s)
-        signer = Account.recover_message(
-            encode_defunct(text=contributor_message(address, expiry)), signature=signature
-        )
-    except Exception as exc:  # noqa: BLE001 (any decoding failure is the same answer)
-        raise ConfigError(
-            f"{CONTRIBUTOR_HEADER} must be '<address>.<expiry>.<signature>' made by "
-            f"node.client.vouchers.contributor_header ({type(exc).__name__})"
-        ) from None
-    if signer.lower() != address.lower():
-        raise ConfigError(f"{CONTRIBUTOR_HEADER} is not signed by {address}")
-    if expiry < (now or time.time()):
-        raise ConfigError(f"{CONTRIBUTOR_HEADER} expired; sign a new one")
-    return str(signer)
+                self.wallet.charged(int(charged))

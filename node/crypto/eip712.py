@@ -10,6 +10,7 @@ struct                 signed by                       domain (name, version "1"
 =====================  ==============================  ============================
 ``EnergyReport``       the inferer's attestation key   "Heliomesh EnergyAttestations"
 ``Voucher``            the paying client               "Heliomesh Payments"
+``EpochRoot``          each referee of an epoch root   "Heliomesh Payments"
 ``OutputCommitment``   the inferer that ran a span     "Heliomesh Verification"
 ``FraudClaim``         verifiers confirming a claim    "Heliomesh Verification"
 =====================  ==============================  ============================
@@ -233,12 +234,35 @@ class Voucher(Struct):
 
 
 @dataclass(frozen=True)
+class EpochRoot(Struct):
+    """A referee's approval of one payee's epoch root (contracts/Payments.sol
+    ``postEpochRoot``); ``nonce`` is ``Payments.epochNonceOf(payee)``, so no approval is
+    ever spent twice."""
+
+    FIELDS = (
+        ("payee", "address"),  # whose pool (a gateway's 70 %) the root spends
+        ("root", "bytes32"),  # node.chain.merkle.RewardTree root
+        ("total", "uint256"),  # token wei, the sum of the leaves
+        ("nonce", "uint256"),
+    )
+
+    payee: str
+    root: bytes
+    total: int
+    nonce: int
+
+
+@dataclass(frozen=True)
 class OutputCommitment(Struct):
     """An inferer's signature over one span step it computed (contracts/Verification.sol).
 
     ``input_hash`` must commit to everything that determines the output (model id, span,
     the hidden states sent and the prefix they extend), so two honest executions of the
     same input hash give the same ``output_hash`` up to the referees' tolerance.
+    ``fingerprint_hash`` is keccak256 of the output's fingerprint blob (the tolerant
+    summary two honest executions agree on exactly; docs/verification.md); a fraud claim
+    needs independent commitments that share one fingerprint hash differing from the
+    accused's. 32 zero bytes means "no fingerprint" (such a commitment cannot accuse).
     """
 
     FIELDS = (
@@ -246,12 +270,14 @@ class OutputCommitment(Struct):
         ("step", "uint32"),
         ("inputHash", "bytes32"),
         ("outputHash", "bytes32"),
+        ("fingerprintHash", "bytes32"),
     )
 
     session: bytes
     step: int
     input_hash: bytes
     output_hash: bytes
+    fingerprint_hash: bytes = b"\0" * 32
 
 
 @dataclass(frozen=True)
@@ -292,6 +318,7 @@ __all__ = [
     "VERIFICATION_DOMAIN_NAME",
     "Domain",
     "EnergyReport",
+    "EpochRoot",
     "FraudClaim",
     "InfererState",
     "OutputCommitment",

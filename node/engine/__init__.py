@@ -6,10 +6,13 @@
 - ``kvcache``   the one KV-cache layout; stacking/splitting for batches; rollback
 - ``batching``  one padded forward for several sessions
 - ``worker``    ``BatchWorker``: the thread that batches concurrently submitted steps
-- ``route``     ``Route`` protocol and ``InProcessRoute`` (the client drives either)
+- ``route``     ``Route`` / ``RewindableRoute`` protocols and ``InProcessRoute`` (the client drives either)
 - ``codecs``    hidden states on the wire: ``WIRE_DTYPES`` and the codecs none / fp16 / bf16 /
                 int8-blockwise (the swarm's wire format and the in-process route use them)
 - ``quant``     int8 / int4 weights for a span's linear layers
+- ``fingerprint`` top-k output fingerprints honest executions agree on (docs/verification.md)
+- ``kernels``   native CPU kernels built on first use (the fast int8 linear)
+- ``device``    ``--device auto|cpu|cuda|mps``: resolving it, dtype defaults per device
 - ``errors``    named errors with stable wire codes
 """
 

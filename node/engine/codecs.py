@@ -10,6 +10,11 @@ the layout hivemind reads for bfloat16); ``fp16`` is hivemind's ``FLOAT16``, but
 refuses values past fp16's range instead of letting hivemind clamp them silently (a
 clamped Gemma-3 residual stream is wrong, not merely imprecise).
 
+Negotiation: a server announces the codecs it accepts (``offered_codecs``: its family's
+safe default first) in its DHT record; a client's route uses the best codec that every
+hop of the route offers (``negotiate``), since each server pushes its output, encoded
+once, straight to the next.
+
 ``int8-blockwise`` writes hivemind's ``BLOCKWISE_8BIT`` layout (int64 number of
 blocks, int64 code-book size, float32 absmax per 4096-value block, float32 code book,
 uint8 indices; value = code[index] × absmax[block]) but in plain torch, since
@@ -28,6 +33,7 @@ import torch
 from hivemind.compression import deserialize_torch_tensor, serialize_torch_tensor
 from hivemind.proto import runtime_pb2
 
+from node.core.errors import ConfigError
 from node.engine.errors import CodecError
 
 # The dtypes hidden states travel in (``none`` sends them as they are).
@@ -136,6 +142,43 @@ def get_codec(name: str) -> Codec:
         return CODECS[name]
     except KeyError:
         raise CodecError(f"unknown codec {name!r}; use one of {', '.join(CODECS)}") from None
+
+
+AUTO = "auto"  # a client's wish for "the route's best": the first hop's first offer all share
+
+
+def offered_codecs(safe_default: str, wanted: str = AUTO) -> list[str]:
+    """What a server of a family whose safe wire codec is ``safe_default`` accepts, best
+    first: that codec, ``int8-blockwise`` (µ-law: no overflow), ``none``; plus bf16 under
+    an fp16 default (bf16 has fp32's range, so it is safe wherever fp16 is). ``wanted``
+    (``--wire-codec``): put that one first instead."""
+    offers = [safe_default, *(["bf16"] if safe_default == "fp16" else []), "int8-blockwise", "none"]
+    if wanted != AUTO:
+        get_codec(wanted)
+        offers = [wanted, *(c for c in offers if c != wanted)]
+    return offers
+
+
+def check_wire_codec(name: str) -> str:
+    """A ``--wire-codec`` value: ``auto`` or a codec name (else a ``ConfigError``)."""
+    if name != AUTO and name not in CODECS:
+        raise ConfigError(f"--wire-codec {name!r}: use auto or one of {', '.join(CODECS)}")
+    return name
+
+
+def negotiate(wanted: str, offers: list[list[str]]) -> str:
+    """The codec a route uses when its hops offer ``offers`` (each a server's list, best
+    first): ``wanted``, which every hop must offer, or with ``auto`` the first of the first
+    hop's offers that every hop has (``none`` at worst, which every server reads)."""
+    if wanted != AUTO:
+        get_codec(wanted)
+        missing = [i for i, offer in enumerate(offers) if wanted not in offer]
+        if missing:
+            raise CodecError(f"codec {wanted!r} is not offered by hop {missing[0]} of the route "
+                             f"(it offers {', '.join(offers[missing[0]])})")
+        return wanted
+    first = offers[0] if offers else ["none"]
+    return next((c for c in first if all(c in offer for offer in offers)), "none")
 
 
 def _raw(tensor: torch.Tensor) -> runtime_pb2.Tensor:

@@ -61,9 +61,11 @@ def stack_caches(
     longest = max(lengths)
     if longest == 0:
         return batch
+    device = next((stored[0].device for c in caches if (stored := _stored(c, 0)) is not None), None)
     for index, kv in enumerate(layers):
         size = kv.cached_tokens(longest)
-        keys = torch.zeros(len(caches), kv.kv_heads, size, kv.head_dim, dtype=dtype)
+        # on the device the sessions' caches live on (a GPU span keeps them there)
+        keys = torch.zeros(len(caches), kv.kv_heads, size, kv.head_dim, dtype=dtype, device=device)
         values = torch.zeros_like(keys)
         for row, (cache, length) in enumerate(zip(caches, lengths, strict=True)):
             if length == 0:

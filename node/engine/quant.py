@@ -1,8 +1,13 @@
 """Weight quantization of a span's linear layers, on the CPU paths torch ships.
 
 - ``int8``: weight-only int8, one scale per output channel (symmetric); activations stay
-  float: y = (x · W_int8ᵀ) × scale. Keeps quality and a quarter of the weight memory,
-  but torch has no fast CPU kernel for it at decode sizes: slower than fp32 here.
+  float: y = (x · W_int8ᵀ) × scale. Keeps quality and a quarter of the weight memory.
+  Steps of up to ``FAST_MAX_ROWS`` tokens (decode, small batches) run on our own AVX2 /
+  AVX-512 kernel (``node/engine/kernels/``), which reads the 1-byte weights and widens
+  them in registers: decode is memory-bound, so its GEMVs run ≈ 2.4× fp32's. torch's own
+  ``_weight_int8pack_mm`` (and torchao's int8 weight-only path, which lowers to it on the
+  CPU) was 10× slower than fp32 at batch 1 here (docs/engine.md). Longer steps
+  (prefill) dequantize and use torch's GEMM, where compute, not memory, is the limit.
 - ``int8-dynamic``: torch's dynamic quantization (fbgemm): int8 weights per channel and
   activations quantized per tensor on the fly. The fast one. A per-tensor activation
   scale cannot hold the outlier channels of the MLP's down projection inputs in
@@ -29,9 +34,11 @@ import torch
 from torch import nn
 
 from node.core.errors import ConfigError
+from node.engine.kernels import int8_kernel
 
 MODES = ("int8", "int8-dynamic", "int4")
 INT4_GROUP = 32
+FAST_MAX_ROWS = 16  # int8 steps with at most this many rows use the native kernel
 DYNAMIC_SKIP = ("down_proj",)  # int8-dynamic leaves these float (outlier inputs, see above)
 
 
@@ -84,12 +91,18 @@ class Int8Linear(nn.Module):
     def from_linear(cls, linear: nn.Linear) -> Int8Linear:
         weight = linear.weight.detach().float()
         scale = weight.abs().amax(dim=1).clamp_min(1e-12) / 127
-        q = torch.round(weight / scale[:, None]).clamp(-127, 127).to(torch.int8)
+        q = torch.round(weight / scale[:, None]).clamp(-127, 127).to(torch.int8).contiguous()
         bias = linear.bias.detach().clone() if linear.bias is not None else None
         return cls(q, scale, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = nn.functional.linear(x, self.weight_int8.to(x.dtype)) * self.scale.to(x.dtype)
+        rows = x.numel() // self.in_features
+        kernel = int8_kernel() if rows <= FAST_MAX_ROWS else None
+        if kernel is not None and x.dtype == torch.float32 and x.device.type == "cpu":
+            flat = x.reshape(rows, self.in_features).contiguous()
+            y = kernel.linear(flat, self.weight_int8, self.scale).reshape(*x.shape[:-1], self.out_features)
+        else:
+            y = nn.functional.linear(x, self.weight_int8.to(x.dtype)) * self.scale.to(x.dtype)
         return y if self.bias is None else y + self.bias
 
     def extra_repr(self) -> str:

@@ -25,6 +25,15 @@ class Route(Protocol):
     def close(self) -> None: ...
 
 
+class RewindableRoute(Route, Protocol):
+    """A route whose next step may start before its end (speculative decoding drops the
+    rejected draft tokens): every span rolls its KV cache back to that position."""
+
+    position: int  # tokens the route's caches hold
+
+    def rewind(self, position: int) -> None: ...
+
+
 class InProcessRoute:
     """Spans in this process, chained in order; one session per ``open()``.
 
@@ -86,6 +95,13 @@ class InProcessRoute:
             hidden = self.codec.decode(self.codec.encode(hidden))
         self.position += hidden.shape[1]
         return hidden
+
+    def rewind(self, position: int) -> None:
+        """The next step starts at ``position`` (≤ the current one); each host drops the
+        later tokens when that step arrives (``SpanHost`` rolls back on a lower position)."""
+        if not 0 <= position <= self.position:
+            raise ConfigError(f"cannot rewind to {position}: the route holds {self.position} tokens")
+        self.position = position
 
     def close(self) -> None:
         if self.session_id is not None:

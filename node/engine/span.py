@@ -19,6 +19,7 @@ from torch import nn
 import node.engine.kvcache as kvcache
 from node.core.errors import ConfigError
 from node.core.manifest import Manifest
+from node.engine.device import resolve_device
 from node.models.family import (  # re-exported: older callers import them from here
     assert_materialized,
     empty_model,
@@ -36,8 +37,12 @@ class Span(nn.Module):
     """Blocks ``[start, end)``; ``forward`` maps hidden states to hidden states.
 
     ``quant``: ``None`` (the manifest's dtype), ``"int8"``, ``"int8-dynamic"`` or ``"int4"`` (weights of the
-    linear layers; see ``node/engine/quant.py``).
+    linear layers; see ``node/engine/quant.py``). ``device``: where the blocks and the
+    sessions' KV caches live (``node/engine/device.py``); hidden states come and go on
+    the CPU (the wire), the forward moves them.
     """
+
+    device = torch.device("cpu")  # set per span in __init__ (a sub-span view copies it)
 
     def __init__(
         self,
@@ -47,8 +52,10 @@ class Span(nn.Module):
         *,
         verify: bool = True,
         quant: str | None = None,
+        device: str | torch.device = "cpu",
     ) -> None:
         super().__init__()
+        self.device = resolve_device(str(device))  # an absent GPU fails before any loading
         model_dir = Path(model_dir)
         self.manifest = Manifest.load(model_dir)
         self.family = get_family(self.manifest.family)  # UnknownFamilyError first
@@ -77,6 +84,8 @@ class Span(nn.Module):
             from node.engine.quant import quantize_linears
 
             quantize_linears(self.body, quant)
+        if self.device.type != "cpu":
+            self.body.to(self.device)
 
     # --- description -----------------------------------------------------------------
     @property
@@ -110,4 +119,9 @@ class Span(nn.Module):
         """hidden (B, T, H), position_ids (B, T) absolute positions, cache: this span's
         ``DynamicCache`` (updated in place), attention_mask (B, cached + T) with 0 on
         padding, or None for one unpadded sequence. Returns hidden (B, T, H)."""
-        return self.family.run_body(self.body, hidden, position_ids, cache, attention_mask)
+        if self.device.type == "cpu":
+            return self.family.run_body(self.body, hidden, position_ids, cache, attention_mask)
+        mask = attention_mask.to(self.device) if attention_mask is not None else None
+        out = self.family.run_body(self.body, hidden.to(self.device), position_ids.to(self.device),
+                                   cache, mask)
+        return out.cpu()

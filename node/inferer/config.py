@@ -3,6 +3,7 @@ energy gate's options (``EnergyOptions``, run by ``node.inferer.energy``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ class ChainConfig:
 
     rpc_url: str
     network: str = "local"  # reads deployments/<network>.json
-    stake_wei: int | None = None  # own stake to hold; None = the contract's minimum
+    stake_wei: int | None = None  # own stake to hold (--stake); None = bond nothing (inferer/staking.py)
     region: str = "local"
     deployments_dir: Path | None = None  # None: the project's deployments/ (HELIO_DEPLOYMENTS_DIR)
 
@@ -102,6 +103,8 @@ class InfererConfig:
     num_blocks: int | None = None  # span length when blocks are chosen automatically
     torch_threads: int = 1  # 1 is fair on a 2-core machine
     quant: str | None = None  # weight quantization of the span (node/engine/quant.py)
+    wire_codec: str = "auto"  # codec offered first (node.engine.codecs.offered_codecs); auto: the family's
+    device: str = "cpu"  # where the span runs: cpu, cuda, mps (node.engine.device)
     refresh_s: float = 30.0  # re-announce period; records expire after 2 × this
     cache_tokens: int = 32768  # KV-cache budget over all sessions, in tokens
     max_chunk_tokens: int = 2048  # largest step a client may send
@@ -123,6 +126,9 @@ class InfererConfig:
     measure_throughput: bool = True  # False: announce throughput_override instead
     throughput_override: float | None = None
     energy: EnergyOptions | None = None  # None: always serve (no energy gate)
+    # Gets a span's files into model_dir before it loads (with --manifest-cid: an IPFS
+    # fetch, verified); None: model_dir already holds every block.
+    fetch_span: Callable[[int, int], object] | None = None
 
     def __post_init__(self) -> None:
         if self.blocks is not None:

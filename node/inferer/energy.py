@@ -15,8 +15,14 @@ contract). With one (``use_chain``, called once the server is staked) they are s
 under the deployed ``EnergyAttestations`` domain and a ``ChainPoster`` posts them:
 every state change, else at most once per ``attest_interval_s`` of the energy clock, from
 its own thread (serving never waits on the chain; a failed post is logged once per
-outage and the next due report goes out as usual). On stop the inferer posts a final
-``offline`` report and waits at most ``POSTER_CLOSE_S`` for the poster.
+outage and the next due report goes out as usual).
+
+Stopping is two steps, each with a deadline, so a SIGTERM is honoured in every state:
+``halt()`` first (the energy loop makes no more loads or drains of its own; at most
+``RUNNER_STOP_S``), then the server drains, then ``stop()`` posts a final ``offline``
+report (always, even if the last one said offline too: it tells the chain we leave) and
+waits at most ``POSTER_CLOSE_S`` for it, logging its transaction hash.
+``start(stopping)`` returns early, False, when ``stopping`` is set while it waits for energy.
 
 ``enforce=False`` (the demo's ``--once``): the model loads at once and never unloads;
 the energy is still read, signed and announced, but it decides nothing.
@@ -41,6 +47,7 @@ from node.swarm.records import ServerState
 log = logging.getLogger(__name__)
 
 POSTER_CLOSE_S = 10.0  # on stop, wait this long for queued posts, then leave anyway
+RUNNER_STOP_S = 3.0  # on stop, wait this long for a load or drain the energy loop began
 
 
 class GatedServer(Protocol):
@@ -116,6 +123,7 @@ class ServerEnergy:
                                    poll_s=poll, drain_timeout_s=server.config.drain_timeout_s,
                                    on_report=self._report)
         self._last_label = ""
+        self._halted = False
 
     def _extras(self) -> dict[str, Any]:
         blocks = self.server.blocks
@@ -150,15 +158,20 @@ class ServerEnergy:
         latest = self.attester.latest
         return latest.to_bytes().decode() if latest is not None else None
 
-    async def start(self) -> None:
-        """Start the energy loop; return once the server is online with capacity."""
+    async def start(self, stopping: asyncio.Event | None = None) -> bool:
+        """Start the energy loop; True once the server is online with capacity, False if
+        ``stopping`` was set first (a SIGTERM while waiting for the sun)."""
         self.runner.start()
         waited = False
         while not self._ready():
+            if stopping is not None and stopping.is_set():
+                log.info("stop requested while waiting for energy")
+                return False
             if not waited:
                 log.info("waiting for energy before going online (%s)", self.adapter.describe())
                 waited = True
             await asyncio.sleep(0.1)
+        return True
 
     def _ready(self) -> bool:
         """Online, with room, and the signed report to announce says so too."""
@@ -175,18 +188,41 @@ class ServerEnergy:
         log.info("energy reports: signed for EnergyAttestations at %s, posted at every state "
                  "change and at most every %.0f s", contract.address, self.options.attest_interval_s)
 
+    async def halt(self) -> None:
+        """Stop the energy loop: no more loads or drains of its own (the server's shutdown
+        drains). A load or drain it began gets ``RUNNER_STOP_S``, then is cancelled."""
+        if self._halted:
+            return
+        self._halted = True
+        try:
+            await asyncio.wait_for(self.runner.stop(unload=False), RUNNER_STOP_S)
+        except TimeoutError:
+            log.warning("energy loop still busy after %.0f s (a load or drain); cancelled it",
+                        RUNNER_STOP_S)
+
     async def stop(self) -> None:
-        await self.runner.stop(unload=False)  # the server drains and leaves by itself
+        """Halt, then tell the chain we leave: a final ``offline`` report, its tx logged."""
+        await self.halt()
         if self.poster is None:
             return
-        if self.attester.latest is not None:  # tell the chain we leave (a state change)
-            last = self.controller.last
-            self.attester(self.adapter.clock.now(), self.runner.reading, Decision(
-                InfererState.OFFLINE, None, 0, last.headroom_avg_w if last else 0.0,
-                last.battery_soc if last else None, False, last.data_ok if last else False,
-                "shutting down"))
+        receipts = len(self.poster.receipts)
+        last = self.controller.last
+        self.attester(self.adapter.clock.now(), self.runner.reading, Decision(
+            InfererState.OFFLINE, None, 0, last.headroom_avg_w if last else 0.0,
+            last.battery_soc if last else None, False, last.data_ok if last else False,
+            "shutting down"))
+        final = self.attester.latest
+        if final is not None and self.attester.last_posted is not final:
+            self.poster.post(final)  # not "due" when the last report said offline too
         if not await asyncio.to_thread(self.poster.close, POSTER_CLOSE_S):
-            log.warning("energy poster still busy after %.0f s; leaving without it", POSTER_CLOSE_S)
+            log.warning("offline report: the chain did not answer within %.0f s; leaving "
+                        "without it", POSTER_CLOSE_S)
+        elif len(self.poster.receipts) > receipts and not self.poster.failing:
+            tx = self.poster.receipts[-1]["transactionHash"]
+            log.info("offline report posted on-chain: tx %s", _hex(tx))
+        else:
+            log.warning("offline report not posted: %s",
+                        self.poster.errors[-1] if self.poster.errors else "no receipt")
 
     def snapshot(self) -> dict[str, Any]:
         snap = self.runner.snapshot()
@@ -195,3 +231,9 @@ class ServerEnergy:
             snap["reports_posted"] = self.poster.reports_posted
             snap["post_failures"] = len(self.poster.errors)
         return snap
+
+
+def _hex(value: Any) -> str:
+    """A transaction hash (HexBytes or bytes) as 0x-prefixed hex."""
+    text = value.hex() if isinstance(value, bytes | bytearray) else str(value)
+    return text if text.startswith("0x") else "0x" + text

@@ -23,15 +23,19 @@ from hivemind.p2p import P2PContext, PeerID
 from hivemind.proto import runtime_pb2
 from hivemind.utils import get_dht_time
 
+from node.core.cid import cid_of_file
 from node.core.errors import ConfigError
-from node.core.manifest import Manifest
+from node.core.manifest import MANIFEST_NAME, Manifest
+from node.engine.codecs import offered_codecs
 from node.engine.host import EngineLimits
 from node.engine.span import Span
 from node.inferer.config import InfererConfig
 from node.inferer.energy import ServerEnergy
 from node.inferer.metrics import InfererMetrics, MetricsOptions
 from node.inferer.service import SpanService
+from node.inferer.staking import hold_stake
 from node.inferer.throughput import measure_throughput
+from node.models.registry import get_family
 from node.swarm.balance import block_throughputs, choose_best_start, should_move
 from node.swarm.errors import short_peer
 from node.swarm.evidence import CommitmentSigner, default_domain
@@ -44,6 +48,9 @@ log = logging.getLogger(__name__)
 READY_MARKER = "HELIO_READY"  # printed on stdout once online (LocalSwarm waits for it)
 OFFLINE_TTL_S = 10.0  # an `offline` record lingers this long, then expires
 PING_TIMEOUT_S = 5.0
+# On stop, each announcement (draining, offline) waits at most this: under systemd p2pd
+# gets the same SIGTERM and a store through it never completes.
+LEAVE_ANNOUNCE_S = 2.0
 
 
 class InfererServer:
@@ -52,12 +59,14 @@ class InfererServer:
         self.metrics_options = metrics
         self.metrics: InfererMetrics | None = None  # with --metrics-port
         self.manifest = Manifest.load(config.model_dir)
+        self.manifest_cid = cid_of_file(config.model_dir / MANIFEST_NAME)  # named in its records
         self.model_id = self.manifest.model_id
         self.address = Account.from_key(config.private_key).address
         self.state = ServerState.JOINING
         self.peer: Peer | None = None
         self.service: SpanService | None = None
         self.blocks: tuple[int, int] | None = None
+        self.problem: str | None = None  # announced: e.g. the fetch of a span it meant to move to failed
         self.throughput = 0.0
         self.pings: dict[str, float] = {}
         self.maddrs: list[str] = []
@@ -86,11 +95,15 @@ class InfererServer:
         self.blocks = blocks
         self.state = ServerState.LOADING
         await self.announce()
+        if self.config.fetch_span is not None and self.config.blocks is None:
+            # --manifest-cid with --blocks auto: the chosen span's files over IPFS
+            await asyncio.to_thread(self.config.fetch_span, *blocks)
         await self.load_span(*blocks)
         if self.config.chain is not None:
             await asyncio.to_thread(self._stake)
-        if self.energy is not None:
-            await self.energy.start()  # online when the energy controller says so
+        if self.energy is not None:  # online when the energy controller says so
+            if not await self.energy.start(self._stopping):
+                return  # a stop came while waiting for energy: shutdown() follows
         else:
             self.state = ServerState.ONLINE
         await self.announce()
@@ -116,8 +129,8 @@ class InfererServer:
         """Drain (no new sessions, wait for open ones), announce offline, leave."""
         for task in self._tasks:
             task.cancel()
-        if self.energy is not None:
-            await self.energy.stop()
+        if self.energy is not None:  # first: its loop must not load or drain meanwhile
+            await self.energy.halt()
         if self.peer is None:
             if self.metrics is not None:
                 self.metrics.close()
@@ -125,10 +138,14 @@ class InfererServer:
         try:
             if self.service is not None and self.state == ServerState.ONLINE:
                 self.state = ServerState.DRAINING
-                await self.safe_announce()
+                await self.safe_announce(timeout=LEAVE_ANNOUNCE_S)
                 await self.sessions_ended(self.config.drain_timeout_s)
             self.state = ServerState.OFFLINE
-            await self.safe_announce(ttl=OFFLINE_TTL_S)
+            # Drained: tell the DHT and the chain we leave, both at once.
+            leaving = [self.safe_announce(ttl=OFFLINE_TTL_S, timeout=LEAVE_ANNOUNCE_S)]
+            if self.energy is not None:
+                leaving.append(self.energy.stop())
+            await asyncio.gather(*leaving)
             if self.service is not None:
                 await self.service.shutdown()
         finally:
@@ -160,7 +177,8 @@ class InfererServer:
             await old.shutdown()
 
     async def load_span(self, start: int, end: int) -> None:
-        span = await asyncio.to_thread(Span, self.config.model_dir, start, end, quant=self.config.quant)
+        span = await asyncio.to_thread(Span, self.config.model_dir, start, end, quant=self.config.quant,
+                                       device=self.config.device)
         limits = EngineLimits(
             max_length=self.config.cache_tokens,
             max_chunk_tokens=self.config.max_chunk_tokens,
@@ -234,6 +252,8 @@ class InfererServer:
         length = self.blocks[1] - self.blocks[0]
         log.info("moving from blocks %d:%d to %d:%d: the swarm's bottleneck improves by more "
                  "than %.0f %%", *self.blocks, start, start + length, self.config.balance_margin * 100)
+        if not await self._fetched_for_move(start, start + length):
+            return  # still serving the old span; the record says why it did not move
         self.state = ServerState.DRAINING
         await self.announce()
         assert self.service is not None
@@ -246,6 +266,21 @@ class InfererServer:
         self.state = ServerState.ONLINE
         await self.announce()
         log.info("online again: blocks %d:%d", *self.blocks)
+
+    async def _fetched_for_move(self, start: int, end: int) -> bool:
+        """Fetch the new span's files before the old span is released: a failed fetch
+        leaves it serving what it has, with the failure announced in its record."""
+        if self.config.fetch_span is None:
+            return True
+        try:
+            await asyncio.to_thread(self.config.fetch_span, start, end)
+        except Exception as exc:  # an IPFS or integrity error: stay, say why
+            self.problem = f"could not fetch blocks {start}:{end} to move there: {exc}"[:300]
+            log.warning("%s; still serving blocks %s", self.problem, self.blocks)
+            await self.announce()
+            return False
+        self.problem = None
+        return True
 
     # --- chain ------------------------------------------------------------------------------
     def _stake(self) -> None:
@@ -262,9 +297,9 @@ class InfererServer:
         else:
             chain = HelioChain.open(w3, chain_config.network, account)
         capacity = int(self.throughput * (self.blocks[1] - self.blocks[0]) / self.manifest.num_blocks)
-        done = chain.staking.ensure_staked(
-            peer_id=self.peer.peer_id, attestation_key=self.address, region=chain_config.region,
-            capacity=max(capacity, 1), amount=chain_config.stake_wei,
+        done = hold_stake(  # bonds only what it was told to (--stake): never re-bonds by itself
+            chain.staking, peer_id=self.peer.peer_id, attestation_key=self.address,
+            region=chain_config.region, capacity=max(capacity, 1), stake_wei=chain_config.stake_wei,
         )
         log.info("stake: %s (%s, active=%s)", ", ".join(done) or "already registered and staked",
                  self.address, chain.staking.is_active(self.address))
@@ -289,11 +324,12 @@ class InfererServer:
             cache_tokens_left=service.free_tokens() if service else 0,
             sessions=len(service.sessions) if service else 0, dtype=self.manifest.dtype,
             quantization=self.config.quant or "none",
+            codecs=offered_codecs(get_family(self.manifest.family).wire_codec, self.config.wire_codec),
             software_version=software_version(), relayed=self.config.relayed,
             region=self.config.region, pings=dict(list(self.pings.items())[:32]),
             maddrs=self.maddrs[:8],
             energy=self.energy.payload() if self.energy is not None else None,
-            timestamp=get_dht_time(),
+            manifest_cid=self.manifest_cid, problem=self.problem, timestamp=get_dht_time(),
         )
 
     async def announce(self, ttl: float | None = None) -> None:
@@ -307,9 +343,11 @@ class InfererServer:
         if not ok:
             log.warning("some DHT stores failed; retrying at the next refresh")
 
-    async def safe_announce(self, ttl: float | None = None) -> None:
+    async def safe_announce(self, ttl: float | None = None, timeout: float = 5.0) -> None:
+        if self.peer is not None and not self.peer.daemon_alive:
+            return  # p2pd is gone (stopped with us): nothing can be announced
         try:
-            await asyncio.wait_for(self.announce(ttl), 5.0)
+            await asyncio.wait_for(self.announce(ttl), timeout)
         except Exception as exc:  # leaving must not hang on a dead DHT
             log.warning("could not announce %s: %s", self.state.value, exc)
 
@@ -368,11 +406,31 @@ async def serve(config: InfererConfig, metrics: MetricsOptions | None = None) ->
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, server.stop)
     try:
-        await server.start()
-        await server.run()
+        # A stop while joining, loading or staking ends the start at once (it is
+        # cancelled); waiting for energy ends by itself (ServerEnergy.start).
+        if await _unless_stopped(server.start(), server._stopping):
+            await server.run()
     finally:
         await server.shutdown()
         sys.stdout.flush()
+
+
+async def _unless_stopped(coro: Any, stopping: asyncio.Event) -> bool:
+    """Run ``coro`` unless ``stopping`` is set first (then cancel it); True if it finished."""
+    task = asyncio.ensure_future(coro)
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if not task.done():
+        log.info("stop requested while starting: leaving")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()  # start's own error, if any
+    return True
 
 
 __all__ = ["READY_MARKER", "InfererServer", "serve", "short_peer"]

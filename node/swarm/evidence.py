@@ -1,6 +1,9 @@
 """Step evidence: each span response carries the server's EIP-712 ``OutputCommitment``
-signature over (session, step, input hash, output hash); the client keeps it for the
-spot-checks that referees run later.
+signature over (session, step, input hash, output hash, fingerprint hash); the client
+keeps it for the spot-checks that referees run later.
+
+The fingerprint (``node.engine.fingerprint``) is what honest re-executions agree on
+despite float noise; the exact output hash binds the bytes the client received.
 
 ``input_hash`` commits to everything that determines the output: a seed naming the
 model, span and dtype, then every input chunk of the session in order (a hash chain), so
@@ -70,6 +73,14 @@ def session_key(session_id: str) -> bytes:
     return bytes.fromhex(session_id)
 
 
+NO_FINGERPRINT = b"\0" * 32  # the fingerprint hash of a commitment that carries none
+
+
+def fingerprint_hash(blob: bytes) -> bytes:
+    """What a commitment signs of a fingerprint blob: keccak256 (``NO_FINGERPRINT`` if empty)."""
+    return keccak(blob) if blob else NO_FINGERPRINT
+
+
 class CommitmentSigner:
     """Signs and checks ``OutputCommitment`` digests under one domain."""
 
@@ -79,11 +90,11 @@ class CommitmentSigner:
         self._separator = sample.signable(domain).header  # the domain separator
         self._typehash = OutputCommitment.typehash()
 
-    def digest(self, session: bytes, step: int, input_hash: bytes, output_hash: bytes) -> bytes:
-        struct_hash = keccak(
-            self._typehash + session + step.to_bytes(32, "big") + input_hash + output_hash
-        )
-        return keccak(b"\x19\x01" + self._separator + struct_hash)
+    def digest(self, session: bytes, step: int, input_hash: bytes, output_hash: bytes,
+               fingerprint: bytes = NO_FINGERPRINT) -> bytes:
+        """The commitment's EIP-712 digest; ``fingerprint`` is the fingerprint *hash*."""
+        words = self._typehash + session + step.to_bytes(32, "big") + input_hash + output_hash + fingerprint
+        return keccak(b"\x19\x01" + self._separator + keccak(words))
 
     def sign(self, key: PrivateKey, digest: bytes) -> bytes:
         """65 bytes r || s || v with v in {27, 28}, as Solidity's ECDSA.recover expects."""
@@ -114,6 +125,9 @@ class StepEvidence:
     input_hash: bytes
     output_hash: bytes
     signature: bytes
+    fingerprint: bytes = b""  # the blob (node.engine.fingerprint); its keccak is signed
+    tokens: int = 1  # tokens of the step
 
     def commitment(self) -> OutputCommitment:
-        return OutputCommitment(session_key(self.session_id), self.step, self.input_hash, self.output_hash)
+        return OutputCommitment(session_key(self.session_id), self.step, self.input_hash,
+                                self.output_hash, fingerprint_hash(self.fingerprint))

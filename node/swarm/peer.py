@@ -38,6 +38,7 @@ P2P_STARTUP_TIMEOUT_S = 30.0  # p2pd must print its peer id within this (busy ma
 DHT_WAIT_TIMEOUT_S = 5.0  # one DHT RPC to an unresponsive peer
 RELAY_START_ATTEMPTS = 12  # starts of a relay's daemon until its relay passes the check
 BOOTSTRAP_ATTEMPTS = 3  # daemon starts while no initial peer answers (2 s, then 4 s apart)
+SHUTDOWN_STEP_S = 3.0  # leaving the DHT, stopping p2pd: each at most this long
 
 
 @dataclass
@@ -87,11 +88,28 @@ class Peer:
     async def connect(self, peer_id: str, maddrs: list[str], timeout: float = 5.0) -> bool:
         return await connect(self.p2p, peer_id, maddrs, timeout)
 
+    @property
+    def daemon_alive(self) -> bool:
+        """False once p2pd exited: e.g. it got the same SIGTERM as we did (systemd stops
+        the whole process group), so nothing sent through it can arrive any more."""
+        child = getattr(self.p2p, "_child", None)  # hivemind keeps the daemon process here
+        return child is None or child.returncode is None
+
     async def shutdown(self) -> None:
+        """Leave the DHT, then stop p2pd; each step at most ``SHUTDOWN_STEP_S`` (a daemon
+        that got the same SIGTERM as we did never answers again: then skip the first)."""
         try:
-            await self.node.shutdown()
+            if self.daemon_alive:
+                await asyncio.wait_for(self.node.shutdown(), SHUTDOWN_STEP_S)
+        except TimeoutError:
+            log.warning("the DHT did not close within %.0f s (p2pd gone?); stopping p2pd", SHUTDOWN_STEP_S)
+        except (OSError, P2PDaemonError) as exc:  # the daemon died first (same signal)
+            log.warning("the DHT did not close cleanly (%s: %s); stopping p2pd", type(exc).__name__, exc)
         finally:
-            await self.p2p.shutdown()
+            try:
+                await asyncio.wait_for(self.p2p.shutdown(), SHUTDOWN_STEP_S)
+            except TimeoutError:
+                log.warning("p2pd did not exit within %.0f s; leaving it", SHUTDOWN_STEP_S)
 
 
 async def connect(p2p: P2P, peer_id: str, maddrs: list[str], timeout: float = 5.0) -> bool:

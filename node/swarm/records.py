@@ -21,6 +21,7 @@ from eth_utils.address import is_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from node.core.names import validate_model_id
+from node.engine.codecs import CodecName
 from node.swarm.errors import RecordError
 
 PROTOCOL_VERSION: Final = 1
@@ -50,6 +51,10 @@ class ServerState(StrEnum):
     OFFLINE = "offline"
 
 
+def _raw_only() -> list[CodecName]:
+    return ["none"]
+
+
 class ServerRecord(BaseModel):
     """One inferer's announcement. Every field is range-checked: it arrives from a peer."""
 
@@ -67,6 +72,9 @@ class ServerRecord(BaseModel):
     sessions: int = Field(0, ge=0, le=10**6, description="inference sessions open now")
     dtype: Literal["float32", "bfloat16", "float16"]
     quantization: Literal["none", "int8", "int8-dynamic", "int4"] = "none"  # of its weights
+    # wire codecs it accepts, best first (node.engine.codecs.offered_codecs); older
+    # records name none: they get raw hidden states
+    codecs: list[CodecName] = Field(default_factory=_raw_only, min_length=1, max_length=8)
     software_version: str = Field(max_length=40)
     relayed: bool = Field(False, description="reachable only through a relay")
     region: str = Field("", max_length=32)
@@ -81,6 +89,16 @@ class ServerRecord(BaseModel):
         None, max_length=MAX_ENERGY_CHARS,
         description="latest signed EnergyReport payload (node.energy.attest.EnergyPayload JSON); "
         "referees verify it (node.referee.energy_records) before trusting it",
+    )
+    manifest_cid: str | None = Field(
+        None, pattern=r"^Qm[1-9A-HJ-NP-Za-km-z]{44}$",
+        description="CID of the manifest of the weights it serves: routes chain only spans "
+        "of one manifest (the same model id may name other weights elsewhere)",
+    )
+    problem: str | None = Field(
+        None, max_length=300,
+        description="what went wrong that it could not fix itself (a failed fetch of the "
+        "span it meant to move to); it keeps serving its announced span",
     )
     timestamp: float = Field(gt=0, description="DHT time when signed")
 

@@ -108,6 +108,8 @@ class StepResult(_Message):
     signature: str = Field(pattern=r"^0x[0-9a-f]{130}$")
     compute_ms: float = Field(ge=0)
     pushed: bool = False
+    # hex fingerprint blob (node.engine.fingerprint); its keccak is in the signed commitment
+    fingerprint: str = Field("", max_length=4096, pattern=r"^(0x([0-9a-f]{2})+)?$")
 
 
 class PushFailed(_Message):

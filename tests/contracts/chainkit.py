@@ -120,6 +120,7 @@ def govern(
     p = ChainParams()
     governor = c["HelioGovernor"]
     targets, values, calldatas = [target.address], [0], [target.encode_abi(fn, args)]
+    advance(w3)  # the proposal threshold reads the proposer's votes of an earlier block
     receipt = send(
         w3, voters[0], governor.functions.propose(targets, values, calldatas, description)
     )

@@ -82,7 +82,7 @@ def test_commitment_and_claim_digests(contracts: dict[str, Contract], session: b
                                       inp: bytes, out: bytes, a1: str, a2: str, ev: bytes) -> None:  # fmt: skip
     c = contracts["Verification"]
     domain = Domain.of(c)
-    oc = OutputCommitment(session, step, inp, out)
+    oc = OutputCommitment(session, step, inp, out, ev)  # ev doubles as the fingerprint hash
     assert c.functions.hashCommitment(oc.as_tuple()).call() == oc.digest(domain)
     fc = FraudClaim(a1, a2, inp, out, ev)
     assert c.functions.hashFraudClaim(fc.as_tuple()).call() == fc.digest(domain)

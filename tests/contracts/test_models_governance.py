@@ -46,9 +46,10 @@ def creator(w3: Web3):  # noqa: ANN201
     return who
 
 
-def propose(w3: Web3, models: Contract, who, model_id: str = MODEL):  # noqa: ANN001, ANN201
+def propose(w3: Web3, models: Contract, who, model_id: str = MODEL, cid: str | None = None):  # noqa: ANN001, ANN201
+    cid = cid or (CID if model_id == MODEL else f"Qm{model_id}")  # one manifest per id
     return send(
-        w3, who, models.functions.propose(model_id, CID, "Apache-2.0", "llama", REQS, who.address)
+        w3, who, models.functions.propose(model_id, cid, "Apache-2.0", "llama", REQS, who.address)
     )
 
 
@@ -95,7 +96,7 @@ def test_full_adoption_through_a_stake_weighted_vote(
 
     targets, values = [models.address], [0]
     calldatas = [models.encode_abi("adopt", [KEY])]
-    desc = Web3.keccak(text=models.functions.adoptionDescription(MODEL).call())
+    desc = Web3.keccak(text=models.functions.adoptionDescription(KEY).call())
     send(w3, creator, governor.functions.queue(targets, values, calldatas, desc))
     advance(w3, seconds=P.timelock_delay_s)
     receipt = send(w3, creator, governor.functions.execute(targets, values, calldatas, desc))

@@ -1,6 +1,7 @@
 """Payments on anvil: channels, cumulative vouchers signed in Python, the 70/20/10 split
 to the inferers' pool / the model creator / the treasury, batch redemption, reclaim after
-expiry, pull withdrawals, and Merkle-root epoch claims — each with its exact reverts."""
+expiry and pull withdrawals — each with its exact reverts (epoch roots and claims:
+tests/contracts/test_epochs.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pytest
 from chainkit import (
     DEPLOYER,
     HELIO,
-    MIN_STAKE,
     actor,
     advance,
     as_timelock,
@@ -21,13 +21,13 @@ from chainkit import (
 from web3 import Web3
 from web3.contract import Contract
 
-from node.chain.merkle import RewardTree
 from node.crypto.eip712 import Domain, Voucher, model_key
 
 pytestmark = pytest.mark.chain
 PAY = "Payments"
 DEMO = model_key("smollm2-135m-instruct")
 DAY = 24 * 3600
+SETTLE = 3600  # Payments.SETTLE_PERIOD
 
 
 @pytest.fixture
@@ -179,7 +179,7 @@ def test_redeem_reverts(
     assert revert(
         w3, gateway, pay.functions.redeem(*voucher(w3, pay, client, gateway, ch, 5)), PAY
     ) == ("PaymentsNothingToRedeem", (5, 5))
-    advance(w3, DAY)
+    advance(w3, DAY + SETTLE)
     name, (channel, _) = revert(
         w3, gateway, pay.functions.redeem(*voucher(w3, pay, client, gateway, ch, 9)), PAY
     )
@@ -190,9 +190,8 @@ def test_redeem_batch(w3: Web3, pay: Contract, client, gateway) -> None:  # noqa
     a, b = open_channel(w3, pay, client, gateway), open_channel(w3, pay, client, gateway)
     signed = [voucher(w3, pay, client, gateway, a, 10), voucher(w3, pay, client, gateway, b, 20),
               voucher(w3, pay, client, gateway, a, 30)]  # fmt: skip
-    receipt = send(
-        w3, gateway, pay.functions.redeemBatch([v for v, _ in signed], [s for _, s in signed])
-    )
+    receipt = send(w3, gateway, pay.functions.redeemBatch(
+        [v for v, _ in signed], [s for _, s in signed], [10, 20, 30]))
     assert [e["delta"] for e in events(pay, receipt, "VoucherRedeemed")] == [10, 20, 20]
     assert pay.functions.channelOf(a).call()[4] == 30
     assert (
@@ -201,14 +200,31 @@ def test_redeem_batch(w3: Web3, pay: Contract, client, gateway) -> None:  # noqa
         + pay.functions.royaltiesOf(DEPLOYER.address).call()
         == 50
     )
-    assert revert(w3, gateway, pay.functions.redeemBatch([signed[0][0]], []), PAY) == (
+    assert revert(w3, gateway, pay.functions.redeemBatch([signed[0][0]], [], [10]), PAY) == (
+        "PaymentsBatchLength",
+        (1, 0),
+    )
+    assert revert(w3, gateway, pay.functions.redeemBatch([signed[0][0]], [signed[0][1]], []), PAY) == (
         "PaymentsBatchLength",
         (1, 0),
     )
     n = 257
     assert revert(
-        w3, gateway, pay.functions.redeemBatch([signed[0][0]] * n, [signed[0][1]] * n), PAY
+        w3, gateway, pay.functions.redeemBatch([signed[0][0]] * n, [signed[0][1]] * n, [10] * n), PAY
     ) == ("PaymentsBatchTooLarge", (n, 256))
+
+
+def test_redeem_batch_takes_only_what_was_charged(w3: Web3, pay: Contract, client, gateway) -> None:  # noqa: ANN001
+    """The payee redeems what it charged, below the voucher's bound; never above it."""
+    ch = open_channel(w3, pay, client, gateway)
+    v, sig = voucher(w3, pay, client, gateway, ch, 50)
+    assert revert(w3, gateway, pay.functions.redeemBatch([v], [sig], [51]), PAY) == (
+        "PaymentsAmountAboveVoucher", (51, 50))
+    receipt = send(w3, gateway, pay.functions.redeemBatch([v], [sig], [37]))
+    assert events(pay, receipt, "VoucherRedeemed")[0]["cumulativeAmount"] == 37
+    assert pay.functions.channelOf(ch).call()[4] == 37
+    assert revert(w3, gateway, pay.functions.redeemBatch([v], [sig], [37]), PAY) == (
+        "PaymentsNothingToRedeem", (37, 37))
 
 
 def test_reclaim_after_expiry(
@@ -219,7 +235,7 @@ def test_reclaim_after_expiry(
     send(w3, gateway, pay.functions.redeem(*voucher(w3, pay, client, gateway, ch, 30 * HELIO)))
     name, (channel, _) = revert(w3, client, pay.functions.reclaim(ch), PAY)
     assert (name, channel) == ("PaymentsChannelNotExpired", ch)
-    advance(w3, DAY)
+    advance(w3, DAY + SETTLE)
     assert revert(w3, gateway, pay.functions.reclaim(ch), PAY) == (
         "PaymentsNotClient",
         (ch, gateway.address),
@@ -258,82 +274,6 @@ def test_withdraw_royalties_and_treasury(
     )
 
 
-def stake_deployer(w3: Web3, contracts: dict[str, Contract]) -> None:
-    """The local deployment's referee is the deployer; a referee must be staked."""
-    staking, token = contracts["StakingRegistry"], contracts["HelioToken"]
-    send(w3, DEPLOYER, staking.functions.register("12D3KooWreferee", DEPLOYER.address, "UTC", 0))
-    send(w3, DEPLOYER, token.functions.approve(staking.address, MIN_STAKE))
-    send(w3, DEPLOYER, staking.functions.stake(MIN_STAKE))
-
-
-def test_epoch_root_and_claims(
-    w3: Web3, contracts: dict[str, Contract], pay: Contract, client, gateway
-) -> None:  # noqa: ANN001
-    token = contracts["HelioToken"]
-    ch = open_channel(w3, pay, client, gateway)
-    send(w3, gateway, pay.functions.redeem(*voucher(w3, pay, client, gateway, ch, 100 * HELIO)))
-    pool = pay.functions.unallocatedPool().call()
-    assert pool == 70 * HELIO
-    assert revert(w3, DEPLOYER, pay.functions.postEpochRoot(b"\x01" * 32, 1), PAY) == (
-        "PaymentsNotStakedReferee",
-        (DEPLOYER.address,),
-    )
-    assert (
-        revert(w3, gateway, pay.functions.postEpochRoot(b"\x01" * 32, 1), PAY)[0]
-        == "AccessControlUnauthorizedAccount"
-    )
-    stake_deployer(w3, contracts)
-    names = ["alice", "bob", "carol"]
-    tree = RewardTree({actor(n).address: (i + 1) * 10 * HELIO for i, n in enumerate(names)})
-    assert revert(w3, DEPLOYER, pay.functions.postEpochRoot(tree.root, 0), PAY) == (
-        "PaymentsZeroAmount",
-        (),
-    )
-    assert revert(w3, DEPLOYER, pay.functions.postEpochRoot(tree.root, pool + 1), PAY) == (
-        "PaymentsEpochExceedsPool",
-        (pool + 1, pool),
-    )
-    receipt = send(w3, DEPLOYER, pay.functions.postEpochRoot(tree.root, tree.total))
-    assert events(pay, receipt, "EpochRootPosted") == [
-        {"epoch": 0, "root": tree.root, "total": 60 * HELIO, "referee": DEPLOYER.address}
-    ]
-    assert pay.functions.unallocatedPool().call() == 10 * HELIO
-
-    bob = actor("bob")
-    receipt = send(
-        w3, gateway, pay.functions.claim(0, bob.address, 20 * HELIO, tree.proof(bob.address))
-    )
-    assert events(pay, receipt, "RewardClaimed") == [
-        {"epoch": 0, "account": bob.address, "amount": 20 * HELIO}
-    ]
-    assert token.functions.balanceOf(bob.address).call() == 20 * HELIO
-    assert pay.functions.isClaimed(0, bob.address).call()
-    assert revert(
-        w3, gateway, pay.functions.claim(0, bob.address, 20 * HELIO, tree.proof(bob.address)), PAY
-    ) == ("PaymentsAlreadyClaimed", (0, bob.address))
-    alice = actor("alice")
-    assert revert(
-        w3,
-        gateway,
-        pay.functions.claim(0, alice.address, 11 * HELIO, tree.proof(alice.address)),
-        PAY,
-    ) == ("PaymentsInvalidProof", (0, alice.address, 11 * HELIO))
-    assert revert(w3, gateway, pay.functions.claim(1, alice.address, 10 * HELIO, []), PAY) == (
-        "PaymentsUnknownEpoch",
-        (1,),
-    )
-    assert pay.functions.epochOf(0).call() == (tree.root, 60 * HELIO, 20 * HELIO)
-    # A root whose leaves add up to more than its total cannot overpay.
-    greedy = RewardTree({alice.address: 10 * HELIO, bob.address: 1})
-    send(w3, DEPLOYER, pay.functions.postEpochRoot(greedy.root, 5 * HELIO))
-    assert revert(
-        w3,
-        gateway,
-        pay.functions.claim(1, alice.address, 10 * HELIO, greedy.proof(alice.address)),
-        PAY,
-    ) == ("PaymentsEpochExceedsPool", (10 * HELIO, 5 * HELIO))
-
-
 def test_governance_sets_split_and_treasury(
     w3: Web3, contracts: dict[str, Contract], pay: Contract, client, gateway
 ) -> None:  # noqa: ANN001
@@ -361,3 +301,42 @@ def test_governance_sets_split_and_treasury(
     ):
         with pytest.raises(Exception):  # noqa: B017 (impersonated: the custom error shows in estimation)
             as_timelock(w3, timelock, call)
+
+
+def test_payee_redeems_in_the_grace_window_and_the_client_cannot_reclaim_in_it(
+    w3: Web3, pay: Contract, client, gateway
+) -> None:  # noqa: ANN001
+    """Attack: spend up to the channel's expiry, then reclaim before the payee's last batch
+    lands. The settle period after expiry belongs to the payee."""
+    assert pay.functions.SETTLE_PERIOD().call() == SETTLE
+    ch = open_channel(w3, pay, client, gateway)
+    expiry = pay.functions.channelOf(ch).call()[1]
+    v, sig = voucher(w3, pay, client, gateway, ch, 10 * HELIO, expiry=expiry + SETTLE)
+    advance(w3, DAY + 60)  # expired, inside the settle period
+    assert revert(w3, client, pay.functions.reclaim(ch), PAY) == (
+        "PaymentsChannelSettling", (ch, expiry + SETTLE))
+    send(w3, gateway, pay.functions.redeem(v, sig))
+    assert pay.functions.channelOf(ch).call()[4] == 10 * HELIO
+    advance(w3, SETTLE)
+    v2, sig2 = voucher(w3, pay, client, gateway, ch, 11 * HELIO, expiry=now(w3) + 3600)
+    assert revert(w3, gateway, pay.functions.redeem(v2, sig2), PAY) == (
+        "PaymentsChannelExpired", (ch, expiry))
+    send(w3, client, pay.functions.reclaim(ch))
+
+
+def test_top_up_after_reclaim_cannot_revive_old_vouchers(
+    w3: Web3, pay: Contract, client, gateway
+) -> None:  # noqa: ANN001
+    """Attack (by the payee, or a stale voucher): the client reclaims, tops the channel up
+    again, and an old voucher above the redeemed amount would be paid from the new deposit."""
+    ch = open_channel(w3, pay, client, gateway)
+    send(w3, gateway, pay.functions.redeem(*voucher(w3, pay, client, gateway, ch, 10 * HELIO)))
+    expiry = pay.functions.channelOf(ch).call()[1]
+    old = voucher(w3, pay, client, gateway, ch, 60 * HELIO, expiry=expiry + 10 * DAY)  # never redeemed
+    advance(w3, DAY + SETTLE)
+    send(w3, client, pay.functions.reclaim(ch))
+    assert pay.functions.isClosed(ch).call()
+    assert revert(w3, client, pay.functions.topUp(ch, 100 * HELIO, now(w3) + DAY), PAY) == (
+        "PaymentsChannelClosed", (ch,))
+    name, _ = revert(w3, gateway, pay.functions.redeem(*old), PAY)
+    assert name == "PaymentsChannelExpired"

@@ -1,5 +1,6 @@
 """StakingRegistry on anvil: node records, stake/unbonding/withdraw, delegation pools,
-checkpointed voting power, slashing by the SLASHER_ROLE only, governance parameters."""
+checkpointed voting power, slashing by the SLASHER_ROLE only, governance parameters.
+(Freezing, jailing, slashable unbonding and pool edge cases: test_staking_slashing.py.)"""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ from web3.contract import Contract
 pytestmark = pytest.mark.chain
 S = "StakingRegistry"
 DELAY = 2 * 24 * 3600
+VIRTUAL_SHARES = 1_000  # the pool's ERC-4626-style offset (StakingRegistry._VIRTUAL_SHARES)
+
+
+def redeem_value(shares: int, pool_stake: int, pool_shares: int) -> int:
+    """What ``shares`` redeem for, with the contract's virtual offset (rounded down)."""
+    return shares * (pool_stake + 1) // (pool_shares + VIRTUAL_SHARES)
 
 
 @pytest.fixture
@@ -199,7 +206,7 @@ def test_delegation_shares_rewards_and_power(
             "delegator": dave.address,
             "inferer": alice.address,
             "amount": 400 * HELIO,
-            "shares": 400 * HELIO,
+            "shares": 400 * HELIO * VIRTUAL_SHARES,
         }
     ]
     assert staking.functions.getVotes(alice.address).call() == MIN_STAKE + 400 * HELIO
@@ -210,9 +217,13 @@ def test_delegation_shares_rewards_and_power(
     shares = staking.functions.sharesOf(dave.address, alice.address).call()
     receipt = send(w3, dave, staking.functions.requestUndelegate(alice.address, shares))
     (ev,) = events(staking, receipt, "UndelegateRequested")
-    assert ev["amount"] == 500 * HELIO  # the reward came back with the shares
-    assert staking.functions.unbondingOf(dave.address).call()[0] == 500 * HELIO
-    assert staking.functions.getVotes(alice.address).call() == MIN_STAKE
+    # The reward came back with the shares (less the virtual offset's rounding, < 1 wei).
+    assert ev["amount"] == redeem_value(shares, 500 * HELIO, shares) == 500 * HELIO - 1
+    assert staking.functions.delegatorUnbondingOf(dave.address, alice.address).call()[0] == (
+        500 * HELIO - 1
+    )
+    assert staking.functions.unbondingOf(dave.address).call()[0] == 0  # own stake only
+    assert staking.functions.getVotes(alice.address).call() == MIN_STAKE + 1  # the dust stays
 
 
 def test_delegation_reverts(w3: Web3, contracts: dict[str, Contract], staking: Contract) -> None:
@@ -253,7 +264,7 @@ def test_only_the_slasher_slashes(
 ) -> None:
     alice = make_inferer(w3, contracts, "alice")
     name, (account, role) = revert(
-        w3, alice, staking.functions.slash(alice.address, 100, alice.address), S
+        w3, alice, staking.functions.slashAmount(alice.address, 100, alice.address), S
     )
     assert (name, account) == ("AccessControlUnauthorizedAccount", alice.address)
     assert role == staking.functions.SLASHER_ROLE().call()
@@ -275,21 +286,28 @@ def test_slash_takes_from_stake_pool_and_unbonding(
     give_tokens(w3, token, slasher, 0)
     as_timelock(w3, contracts["HelioTimelock"].address,
                 staking.functions.grantRole(staking.functions.SLASHER_ROLE().call(), slasher.address))  # fmt: skip
-    receipt = send(w3, slasher, staking.functions.slash(alice.address, 1_000, slasher.address))
-    expected = (2 * MIN_STAKE + 1_000 * HELIO + 2 * MIN_STAKE) // 10
+    total = 2 * MIN_STAKE + 1_000 * HELIO + 2 * MIN_STAKE
+    assert staking.functions.slashableOf(alice.address).call() == total
+    receipt = send(
+        w3, slasher, staking.functions.slashAmount(alice.address, total // 10, slasher.address)
+    )
     assert events(staking, receipt, "Slashed") == [
-        {"inferer": alice.address, "bps": 1_000, "amount": expected, "to": slasher.address}
-    ]
-    assert token.functions.balanceOf(slasher.address).call() == expected
+        {"inferer": alice.address, "amount": total // 10, "fromSelf": 2 * MIN_STAKE // 10,
+         "to": slasher.address}
+    ]  # fmt: skip
+    assert token.functions.balanceOf(slasher.address).call() == total // 10
     assert staking.functions.stakeOf(alice.address).call()[:2] == (
         2 * MIN_STAKE * 9 // 10,
         900 * HELIO,
     )
     assert staking.functions.unbondingOf(alice.address).call()[0] == 2 * MIN_STAKE * 9 // 10
-    for bps in (0, 10_001):
-        assert revert(
-            w3, slasher, staking.functions.slash(alice.address, bps, slasher.address), S
-        ) == ("StakingInvalidSlash", (bps,))
+    # More than there is: everything, and no more.
+    receipt = send(
+        w3, slasher, staking.functions.slashAmount(alice.address, 10 * total, slasher.address)
+    )
+    assert events(staking, receipt, "Slashed")[0]["amount"] == total * 9 // 10
+    assert staking.functions.slashableOf(alice.address).call() == 0
+    assert token.functions.balanceOf(slasher.address).call() == total
 
 
 def test_governance_parameters(w3: Web3, contracts: dict[str, Contract], staking: Contract) -> None:
@@ -304,8 +322,14 @@ def test_governance_parameters(w3: Web3, contracts: dict[str, Contract], staking
         {"oldMinStake": MIN_STAKE, "newMinStake": 5 * MIN_STAKE}
     ]
     assert not staking.functions.isActive(alice.address).call()  # below the new minimum
-    receipt = as_timelock(w3, timelock, staking.functions.setUnbondingDelay(60))
-    assert events(staking, receipt, "UnbondingDelaySet") == [{"oldDelay": DELAY, "newDelay": 60}]
+    window = staking.functions.evidenceWindow().call()
+    assert window == contracts["Verification"].functions.evidenceWindow().call() > 0
+    receipt = as_timelock(w3, timelock, staking.functions.setUnbondingDelay(window))
+    assert events(staking, receipt, "UnbondingDelaySet") == [
+        {"oldDelay": DELAY, "newDelay": window}
+    ]
+    with pytest.raises(Exception):  # noqa: B017 (StakingDelayBelowEvidenceWindow in estimation)
+        as_timelock(w3, timelock, staking.functions.setUnbondingDelay(window - 1))
     with pytest.raises(Exception):  # noqa: B017 (the impersonated tx reverts in estimation)
         as_timelock(w3, timelock, staking.functions.setUnbondingDelay(366 * 24 * 3600))
 

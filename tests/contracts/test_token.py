@@ -19,6 +19,7 @@ from node.chain.deploy import FAUCET_DRIP, FAUCET_RESERVE, INITIAL_SUPPLY
 from node.chain.deployment import Deployment
 from node.chain.devkeys import DEV_ACCOUNTS
 from node.chain.params import ChainParams
+from node.chain.profiles import PROFILES
 
 pytestmark = pytest.mark.chain
 
@@ -89,9 +90,9 @@ def test_supply_goes_to_the_holder(token: Contract) -> None:
     assert INITIAL_SUPPLY == 10**9 * 10**18
     assert token.functions.totalSupply().call() == INITIAL_SUPPLY + FAUCET_RESERVE  # local chain
     assert token.functions.balanceOf(token.address).call() == FAUCET_RESERVE
-    # The local deployment funds anvil dev accounts 1..9 from the deployer.
-    funding = ChainParams().dev_funding
-    assert token.functions.balanceOf(DEPLOYER.address).call() == INITIAL_SUPPLY - 9 * funding
+    # The local deployment funds anvil dev accounts 1..9 and the Faucet from the deployer.
+    funding, faucet = ChainParams().dev_funding, PROFILES["local"].faucet.reserve
+    assert token.functions.balanceOf(DEPLOYER.address).call() == INITIAL_SUPPLY - 9 * funding - faucet
     assert token.functions.balanceOf(DEV_ACCOUNTS[1].address).call() == funding
     assert token.functions.balanceOf(ALICE.address).call() == 0
 

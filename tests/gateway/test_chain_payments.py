@@ -21,11 +21,10 @@ from gateway.state import build_gateway
 from node.chain import Anvil, connect, deploy_all, ensure_compiled
 from node.chain.bindings import HelioChain
 from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS
+from node.client.contributor import CONTRIBUTOR_HEADER, contributor_header
 from node.client.vouchers import (
-    CONTRIBUTOR_HEADER,
     VOUCHER_HEADER,
     VoucherWallet,
-    contributor_header,
 )
 from node.crypto.eip712 import PAYMENTS_DOMAIN_NAME, Domain
 
@@ -45,8 +44,9 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChainLink]:
 
 
 @pytest.fixture(scope="module")
-def running(chain: ChainLink, served) -> Iterator[tuple[str, object]]:
-    gateway = build_gateway(GatewaySettings(free_requests_per_minute=1, contributor_multiplier=2),
+def running(chain: ChainLink, served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
+    desk = tmp_path_factory.mktemp("desk") / "desk.sqlite"
+    gateway = build_gateway(GatewaySettings(free_requests_per_minute=1, contributor_multiplier=2, desk_path=desk),
                             {MODEL: served}, chain)
     with GatewayServer(create_app(gateway)) as server:
         yield server.url, gateway
@@ -87,26 +87,45 @@ def test_paid_requests_on_chain_and_batch_redemption(running, chain: ChainLink) 
     assert r.status_code == 402 and r.json()["error"]["code"] == "wrong_chain"
     assert gateway.generator.tokens_generated == generated  # refused before any inference
 
-    accepted = gateway.desk.accounts[channel].accepted
+    account = gateway.desk.accounts[channel]
     assert gateway.redeem_loop.redeem_now() == 1
     assert gateway.redeem_loop.last_tx.startswith("0x")
-    assert payments.channel(channel)["redeemed"] == accepted
+    # the charged total, not the last voucher's bound (which covered max_tokens unused)
+    assert payments.channel(channel)["redeemed"] == account.charged < account.accepted
     assert gateway.redeem_loop.redeem_now() == 0
 
 
+def test_channel_expiring_before_the_next_redemption_is_refused_before_any_work(running, chain: ChainLink) -> None:
+    """Attack: open a channel that expires at once, spend against it, reclaim the deposit
+    before the gateway redeems. The gateway wants 2 × redeem interval + grace left."""
+    url, gateway = running
+    info = httpx.get(f"{url}/v1/payments").json()
+    assert info["channel_margin_s"] == 2 * 60 + 60
+    client = HelioChain(chain.w3, chain.deployment, Account.from_key(CLIENT.private_key))
+    channel = client.payments.open_channel(info["payee"], HELIO, int(time.time()) + 100)
+    wallet = VoucherWallet.from_gateway_info(info, private_key=CLIENT.private_key, channel=channel)
+    generated = gateway.generator.tokens_generated
+    r = httpx.post(f"{url}/v1/chat/completions", json={"model": MODEL, "messages": QUESTION, "max_tokens": 2},
+                   headers={VOUCHER_HEADER: wallet.header(HELIO // 100)}, timeout=60)
+    assert r.status_code == 402 and r.json()["error"]["code"] == "channel_expiring", r.text
+    assert "expires at" in r.json()["error"]["message"]
+    assert gateway.generator.tokens_generated == generated  # refused before any inference
+    assert channel not in gateway.desk.accounts
+
+
 def test_staked_inferer_gets_contributor_limits(running, chain: ChainLink) -> None:
-    url, _ = running
+    url, gateway = running
     inferer = HelioChain(chain.w3, chain.deployment, Account.from_key(INFERER.private_key))
     inferer.staking.ensure_staked(peer_id="12D3KooWGatewayTest", attestation_key=INFERER.address,
                                   region="eu", capacity=1)
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120,
-                           default_headers={CONTRIBUTOR_HEADER: contributor_header(INFERER.private_key)})
+                           default_headers={CONTRIBUTOR_HEADER: contributor_header(INFERER.private_key, gateway.desk.payee, ANVIL_CHAIN_ID)})
     for _ in range(2):  # 2 × the free limit of 1
         client.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
     with pytest.raises(openai.RateLimitError):
         client.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
     stranger = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=60,
-                             default_headers={CONTRIBUTOR_HEADER: contributor_header(CLIENT.private_key)})
+                             default_headers={CONTRIBUTOR_HEADER: contributor_header(CLIENT.private_key, gateway.desk.payee, ANVIL_CHAIN_ID)})
     with pytest.raises(openai.PermissionDeniedError):
         stranger.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
 
@@ -131,7 +150,7 @@ def test_helio_wallet_and_chat_cli(running, chain: ChainLink, tmp_path, monkeypa
     topped = runner.invoke(app, ["wallet", "deposit", "2", "--channel", str(channel), *common])
     assert topped.exit_code == 0, topped.output
     assert HelioChain(chain.w3, chain.deployment).payments.channel(channel)["deposit"] == 7 * 10**18
-    signed = runner.invoke(app, ["wallet", "voucher", "0.001", "--channel", str(channel), "--gateway", url, *common])
+    signed = runner.invoke(app, ["wallet", "voucher", "500", "--channel", str(channel), "--gateway", url, *common])
     assert signed.exit_code == 0, signed.output
     header = signed.output.strip().splitlines()[-1]
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=120,
@@ -149,10 +168,9 @@ def test_contribution_epoch_is_posted_and_claimed(running, chain: ChainLink) -> 
 
     url, gateway = running
     assert gateway.redeem_loop.vouchers_redeemed >= 1  # test_paid_requests_... ran first
+    # The referee (anvil dev key 0) holds REFEREE_ROLE and no stake: its signature suffices.
     referee = HelioChain(chain.w3, chain.deployment, Account.from_key(DEV_ACCOUNTS[0].private_key))
-    referee.staking.ensure_staked(peer_id="12D3KooWGatewayReferee", attestation_key=DEV_ACCOUNTS[0].address,
-                                  region="eu", capacity=1)
-    pool = referee.payments.unallocated_pool()
+    pool = referee.payments.pool_of(gateway.desk.payee)  # this gateway's own pool
     assert pool > 0
     record = close_epoch(gateway)
     assert record is not None and record.chain_epoch is not None and 0 < record.total <= pool
@@ -161,6 +179,8 @@ def test_contribution_epoch_is_posted_and_claimed(running, chain: ChainLink) -> 
     published = httpx.get(f"{url}/v1/contributions").json()["closed"][-1]
     assert published["root"] == "0x" + record.root.hex()
     claimer = HelioChain(chain.w3, chain.deployment, Account.from_key(DEV_ACCOUNTS[1].private_key))
+    chain.w3.provider.make_request("evm_increaseTime", [referee.payments.epoch_rules()[1]])  # type: ignore[arg-type]
+    chain.w3.provider.make_request("anvil_mine", ["0x1"])  # type: ignore[arg-type]  # the challenge delay
     before = claimer.token.balance_of(inferer)
     claimer.payments.claim(record.chain_epoch, inferer, amount, record.proof(inferer))
     assert claimer.token.balance_of(inferer) == before + amount

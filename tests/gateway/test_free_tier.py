@@ -8,7 +8,7 @@ import openai
 import pytest
 from gwkit import INFERER, MODEL, OTHER, QUESTION
 
-from node.client.vouchers import CONTRIBUTOR_HEADER, contributor_header
+from node.client.contributor import CONTRIBUTOR_HEADER, contributor_header
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -46,7 +46,7 @@ def test_over_the_token_limit_is_429_before_inference(start_gateway) -> None:
 
 def test_staked_contributor_gets_higher_limits(start_gateway) -> None:
     gw = start_gateway(free_requests_per_minute=1, contributor_multiplier=3, stakers={INFERER.address})
-    proof = {CONTRIBUTOR_HEADER: contributor_header(INFERER.private_key)}
+    proof = {CONTRIBUTOR_HEADER: contributor_header(INFERER.private_key, gw.gateway.desk.payee, gw.gateway.desk.domain.chain_id)}
     contributor = gw.openai(default_headers=proof)
     for _ in range(3):
         _chat(contributor)
@@ -57,11 +57,11 @@ def test_staked_contributor_gets_higher_limits(start_gateway) -> None:
 
 def test_bad_or_unstaked_contributor_proof_is_403(start_gateway) -> None:
     gw = start_gateway(stakers={INFERER.address})
-    unstaked = gw.openai(default_headers={CONTRIBUTOR_HEADER: contributor_header(OTHER.private_key)})
+    unstaked = gw.openai(default_headers={CONTRIBUTOR_HEADER: contributor_header(OTHER.private_key, gw.gateway.desk.payee, gw.gateway.desk.domain.chain_id)})
     with pytest.raises(openai.PermissionDeniedError) as err:
         _chat(unstaked)
     assert err.value.body["code"] == "not_a_contributor"
-    forged = contributor_header(OTHER.private_key).replace(OTHER.address, INFERER.address)
+    forged = contributor_header(OTHER.private_key, gw.gateway.desk.payee, gw.gateway.desk.domain.chain_id).replace(OTHER.address, INFERER.address)
     with pytest.raises(openai.PermissionDeniedError) as err:
         _chat(gw.openai(default_headers={CONTRIBUTOR_HEADER: forged}))
     assert err.value.body["code"] == "bad_contributor_proof"

@@ -14,11 +14,10 @@ from gwkit import CLIENT, INFERER, MODEL, QUESTION
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.contributions.serving import close_epoch
+from node.client.contributor import CONTRIBUTOR_HEADER, contributor_header
 from node.client.vouchers import (
-    CONTRIBUTOR_HEADER,
     VOUCHER_HEADER,
     VoucherWallet,
-    contributor_header,
 )
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -50,7 +49,7 @@ def test_requests_tokens_latency_and_errors_are_scraped_and_match_the_dashboard(
     assert value(before, "heliomesh_gateway_requests_total", tier="free", model=MODEL) == 0
     free = _chat(gw.url)
     assert free.status_code == 200, free.text
-    contributor = _chat(gw.url, {CONTRIBUTOR_HEADER: contributor_header(INFERER.private_key)})
+    contributor = _chat(gw.url, {CONTRIBUTOR_HEADER: contributor_header(INFERER.private_key, gw.gateway.desk.payee, gw.gateway.desk.domain.chain_id)})
     assert contributor.status_code == 200, contributor.text
     with httpx.stream("POST", f"{gw.url}{CHAT}", json={"model": MODEL, "messages": QUESTION, "max_tokens": 3,
                                                        "temperature": 0, "stream": True}, timeout=120) as r:

@@ -15,11 +15,12 @@ from gateway.payments.channels import MemoryChannels
 from gateway.payments.desk import PaymentDesk
 from gateway.ratelimit import FreeTier
 from gateway.state import OFFCHAIN_PAYMENTS
+from node.chain.devkeys import ANVIL_CHAIN_ID, DEV_ACCOUNTS
+from node.client.contributor import recover_contributor
 from node.client.vouchers import (
     SignedVoucher,
     VoucherFormatError,
     VoucherWallet,
-    recover_contributor,
 )
 from node.crypto.eip712 import PAYMENTS_DOMAIN_NAME, Domain
 
@@ -92,7 +93,7 @@ def test_desk_reserves_worst_case_and_charges_actual() -> None:
     assert _code(lambda: _admit(desk, channels, wallet.sign(300), tokens=20)) == "voucher_too_small"
     assert ticket.settle(70) == 70 and ticket.settle(70) == 70  # settling twice charges once
     _admit(desk, channels, wallet.sign(470), tokens=20)  # 470 − 70 charged ≥ 200 + 200
-    assert [s.voucher.cumulative_amount for s in desk.unredeemed()] == [470]
+    assert [(r.signed.voucher.cumulative_amount, r.amount) for r in desk.unredeemed()] == [(470, 70)]
 
 
 def test_desk_refusals_name_the_failed_check() -> None:
@@ -121,11 +122,28 @@ def test_voucher_header_round_trip_and_garbage() -> None:
 
 
 def test_contributor_proof_recovers_the_address() -> None:
-    from node.client.vouchers import contributor_header
+    from node.client.contributor import MAX_LIFETIME_S, contributor_header
 
-    assert recover_contributor(contributor_header(INFERER.private_key)) == INFERER.address
+    gateway, other = DEV_ACCOUNTS[1].address, DEV_ACCOUNTS[6].address
+    header = contributor_header(INFERER.private_key, gateway, ANVIL_CHAIN_ID)
+    assert recover_contributor(header, gateway, ANVIL_CHAIN_ID) == INFERER.address
+    # Replayed at another gateway, or on another chain: refused (the audience is signed).
+    with pytest.raises(ValueError, match="is for gateway"):
+        recover_contributor(header, other, ANVIL_CHAIN_ID)
+    with pytest.raises(ValueError, match="is for gateway"):
+        recover_contributor(header, gateway, 1)
+    retargeted = header.replace(gateway, other)
+    with pytest.raises(ValueError, match="not signed by"):
+        recover_contributor(retargeted, other, ANVIL_CHAIN_ID)
     with pytest.raises(ValueError, match="expired"):
-        recover_contributor(contributor_header(INFERER.private_key, validity_s=-10))
+        recover_contributor(contributor_header(INFERER.private_key, gateway, ANVIL_CHAIN_ID, lifetime_s=-10),
+                            gateway, ANVIL_CHAIN_ID)
+    forever = contributor_header(INFERER.private_key, gateway, ANVIL_CHAIN_ID, lifetime_s=MAX_LIFETIME_S + 1)
+    with pytest.raises(ValueError, match="at most"):
+        recover_contributor(forever, gateway, ANVIL_CHAIN_ID)
+    for bad in ("", "a.b.c", "0x" + "00" * 20 + ".x.1.2.3.0x00"):
+        with pytest.raises(ValueError, match="must be"):
+            recover_contributor(bad, gateway, ANVIL_CHAIN_ID)
 
 
 def test_a_chain_that_does_not_answer_is_503_chain_unavailable_not_an_unknown_channel() -> None:

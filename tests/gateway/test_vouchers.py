@@ -10,8 +10,13 @@ import httpx
 import openai
 import pytest
 from gwkit import CLIENT, MODEL, OTHER, QUESTION
+from paykit import damaged_signatures
 
-from node.client.vouchers import CHARGED_HEADER, VOUCHER_HEADER, VoucherWallet
+from gateway.app import create_app
+from gateway.server import GatewayServer
+from gateway.settings import GatewaySettings
+from gateway.state import build_gateway
+from node.client.vouchers import CHARGED_HEADER, VOUCHER_HEADER, OverchargedError, VoucherWallet
 from node.crypto.eip712 import PAYMENTS_DOMAIN_NAME, Domain
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -63,9 +68,9 @@ def test_voucher_replayed_is_refused(gw) -> None:
 
 def test_voucher_not_above_the_last_is_refused(gw) -> None:
     wallet = _wallet(gw)
-    assert _post(gw, wallet.header(10_000 * PRICE)).status_code == 200
+    assert _post(gw, wallet.sign(10_000 * PRICE).encode()).status_code == 200
     wallet.validity_s += 1  # a different voucher (new expiry) with the same amount
-    r = _post(gw, wallet.header(10_000 * PRICE))
+    r = _post(gw, wallet.sign(10_000 * PRICE).encode())
     assert r.status_code == 402 and r.json()["error"]["code"] == "voucher_not_increasing"
 
 
@@ -123,9 +128,12 @@ def test_openai_sdk_pays_per_request_and_vouchers_are_redeemed_in_a_batch(gw) ->
     # streamed: the header carries an upper bound (charged + this request's worst case)
     chunks = list(client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2, stream=True))
     assert chunks and wallet.charged_total > total
+    # a streamed request, then the next voucher (built on the streamed upper bound) is accepted
+    assert client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2).choices
     assert gw.gateway.redeem_loop.redeem_now() == 1  # one channel → one voucher in the batch
     channel = gw.gateway.memory_channels.channel(wallet.channel)
-    assert channel.redeemed == gw.gateway.desk.accounts[wallet.channel].accepted
+    account = gw.gateway.desk.accounts[wallet.channel]
+    assert channel.redeemed == account.charged < account.accepted  # what was charged, not the bound
     assert gw.gateway.redeem_loop.redeem_now() == 0  # nothing new
 
 
@@ -147,8 +155,72 @@ def test_a_redemption_the_chain_forgot_is_redeemed_again(gw) -> None:
     assert _post(gw, wallet.header(10_000 * PRICE)).status_code == 200
     loop, channels = gw.gateway.redeem_loop, gw.gateway.memory_channels
     assert loop.redeem_now() == 1
-    accepted = gw.gateway.desk.accounts[wallet.channel].accepted
+    charged = gw.gateway.desk.accounts[wallet.channel].charged
     channels.redeemed(wallet.channel, 0)  # the chain lost the redemption
     assert loop.redeem_now() == 1
-    assert channels.channel(wallet.channel).redeemed == accepted
+    assert channels.channel(wallet.channel).redeemed == charged
     assert loop.redeem_now() == 0  # and only once
+
+
+def test_damaged_signatures_of_every_kind_are_402_never_500(gw) -> None:
+    """Attack: a `v` byte eth_account rejects, a flipped byte of `r`, all zeros, high `s`,
+    wrong length, non-hex. Each is a 402 ``bad_signature`` that says what is wrong."""
+    wallet = _wallet(gw)
+    for name, damaged in damaged_signatures(wallet.sign(10_000 * PRICE)).items():
+        header = damaged if isinstance(damaged, str) else damaged.encode()
+        r = _post(gw, header)
+        assert r.status_code == 402, (name, r.status_code, r.text)
+        error = r.json()["error"]
+        assert error["code"] == "bad_signature" and "signature" in error["message"], (name, error)
+    assert gw.gateway.generator.tokens_generated == 0
+
+
+def test_wallet_refuses_a_gateway_that_over_reports_the_charged_total(served) -> None:
+    """Attack: a malicious gateway answers an X-Helio-Charged-Total above what was spent, so
+    the next voucher would sign away the deposit. The wallet caps it by its own bound."""
+    gateway = build_gateway(GatewaySettings(), {MODEL: served})
+    app = create_app(gateway)
+
+    @app.middleware("http")
+    async def over_report(request, call_next):  # noqa: ANN001, ANN202
+        response = await call_next(request)
+        if CHARGED_HEADER in response.headers:
+            response.headers[CHARGED_HEADER] = str(int(response.headers[CHARGED_HEADER]) + DEPOSIT // 2)
+        return response
+
+    with GatewayServer(app) as server:
+        info = httpx.get(f"{server.url}/v1/payments").json()
+        channel = gateway.memory_channels.open(CLIENT.address, info["payee"], DEPOSIT, int(time.time()) + 3600)
+        wallet = VoucherWallet.from_gateway_info(info, private_key=CLIENT.private_key, channel=channel)
+        http = httpx.Client(auth=wallet.auth(), timeout=120)
+        body = {"model": MODEL, "messages": QUESTION, "max_tokens": 2}
+        with pytest.raises(OverchargedError, match="over-reports"):
+            http.post(f"{server.url}/v1/chat/completions", json=body)
+        with pytest.raises(OverchargedError):  # and it signs nothing more for this gateway
+            http.post(f"{server.url}/v1/chat/completions", json=body)
+        assert wallet.floor < DEPOSIT // 100  # the only voucher signed covers one small request
+
+
+def test_a_wallet_in_a_new_process_resumes_from_the_gateway_receipt(gw) -> None:
+    """The documented wallet used to work once per channel: a new process started again
+    from 0 and got 402 voucher_not_increasing. It now resumes from the payee's signed
+    receipt (GET /v1/payments/channels/{id}), checked against its own signature."""
+    first = _wallet(gw)
+    client = gw.openai(http_client=httpx.Client(auth=first.auth(), timeout=120))
+    assert client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2).choices
+    assert httpx.get(f"{gw.url}/v1/payments/channels/424242").status_code == 404
+    second = VoucherWallet.from_gateway(gw.url, private_key=CLIENT.private_key, channel=first.channel)
+    assert second.charged_total == first.charged_total and second.floor == first.floor
+    client = gw.openai(http_client=httpx.Client(auth=second.auth(), timeout=120))
+    assert client.chat.completions.create(model=MODEL, messages=QUESTION, max_tokens=2).choices
+    stranger = VoucherWallet.from_gateway_info(httpx.get(f"{gw.url}/v1/payments").json(),
+                                               private_key=OTHER.private_key, channel=first.channel)
+    from node.client.receipts import ChannelReceipt, ReceiptError
+
+    receipt = ChannelReceipt.from_json(httpx.get(f"{gw.url}/v1/payments/channels/{first.channel}").json())
+    with pytest.raises(ReceiptError, match="not"):  # another key's wallet cannot take it over
+        stranger.resume(receipt)
+    forged = ChannelReceipt(**{**receipt.__dict__, "charged": receipt.accepted, "signature": ""}).signed_by(
+        OTHER.private_key)  # a receipt inflated and signed by someone else
+    with pytest.raises(ReceiptError, match="signed by"):
+        second.resume(forged)

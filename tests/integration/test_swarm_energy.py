@@ -97,6 +97,7 @@ def test_inferer_posts_attestations_and_clients_check_the_registered_key(smollm2
                                    HELIO_DEPLOYMENTS_DIR=str(deployments))
                 (energy,) = [s["energy"] for s in on_chain["servers"]]
                 assert energy["verified"] and energy["inferer"] == me, energy
+                assert on_chain["servers"][0]["stake_wei"] == str(chain.staking.min_stake())  # the stake column
                 (energy,) = [s["energy"] for s in helio_status(swarm.initial_peers)["servers"]]
                 assert not energy["verified"] and "signed by" in energy["why"], energy
                 time.sleep(max(0.0, 15 - (time.monotonic() - started)))  # 15 s at 600x: 2.5 simulated hours

@@ -11,6 +11,7 @@ import pytest
 
 from node.client import ClientModel, SamplingParams, generate_tokens
 from node.client.swarm_client import SwarmClient
+from node.client.swarm_config import ClientConfig
 from node.harness.swarm import LocalSwarm
 from node.swarm import netns
 
@@ -34,7 +35,8 @@ def test_upload_cap_on_a_namespaced_inferer_delays_its_output(smollm2_dir: Path,
         swarm.start_inferer((10, 20), wait=False)
         far = swarm.start_inferer((20, 30), wait=False, netns=ns.name, extra_args=["--host", ns.ns_ip])
         swarm.wait_ready()
-        with SwarmClient(swarm.initial_peers) as client:
+        # raw float32 on the wire: the expected time below counts 4 bytes a value
+        with SwarmClient(swarm.initial_peers, config=ClientConfig(codec="none")) as client:
             client.wait_for_coverage(MODEL, 30)
 
             def prefill_ms() -> tuple[float, list[int]]:

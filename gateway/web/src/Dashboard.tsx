@@ -92,7 +92,7 @@ export function Dashboard() {
                   <td>{s.throughput_tps.toFixed(1)}</td>
                   <EnergyCells energy={s.energy} rejected={s.energy_rejected} />
                   <td>{helio(s.stake_wei)}</td>
-                  <td>{s.reputation ? `${s.reputation.passed}✓ ${s.reputation.failed}✗` : "–"}</td>
+                  <td>{s.reputation ? `${s.reputation.passed}✓ ${s.reputation.failed}✗${s.reputation.jailed ? " jailed" : ""}` : "–"}</td>
                 </tr>
               ))}
             </tbody>

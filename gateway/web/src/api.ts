@@ -104,7 +104,7 @@ export interface Server {
   stake_wei: string | null;
   energy: Energy | null;
   energy_rejected?: string | null; // why its DHT energy claim was ignored
-  reputation: { passed: number; failed: number } | null;
+  reputation: { passed: number; failed: number; jailed?: boolean } | null;
 }
 
 /** An inferer's energy: its verified DHT claim ("dht") or its latest on-chain report ("chain"). */

@@ -22,6 +22,9 @@ from node.core.errors import ConfigError
 
 pytestmark = pytest.mark.chain
 CID = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"
+PEER_IDS = {2: "QmNU7EMHLrDXXWSSotLgxX5tu6gfv1eyprsEzwk7HwjyAQ",
+            3: "QmbnHB5HZcfhaNLXdiRru4CcmL6GxoZbcjENyeTB2EPzky",
+            5: "QmY9YiQTmARCTjueahHXHciD3ncp1DoAsydqgdhLdeiTiB"}  # real ones: `helio stake` checks
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,7 @@ def test_stake_unstake_withdraw(chain: tuple[str, Path], monkeypatch: pytest.Mon
         "stake",
         "1500",
         "--peer-id",
-        "12D3KooWcli",
+        "QmPfdHgM4AEffrfsYTWnSKWEQSf9PRTLJ8McPSUWjLHeVr",  # a real peer id: the CLI checks it
         "--region",
         "UTC",
         "--dev-account",
@@ -81,7 +84,7 @@ def test_model_propose_and_vote(chain: tuple[str, Path], monkeypatch: pytest.Mon
             "stake",
             "1000",
             "--peer-id",
-            f"12D3KooW{n}",
+            PEER_IDS[n],
             "--dev-account",
             str(n),
         )
@@ -130,8 +133,18 @@ def test_model_evaluate_posts_what_it_measured(
     from node.ipfs import manifest_cid
     from node.models.reference import load_full_model
 
+    # The deploy registered SmolLM2's own manifest for the demo model and a manifest CID is
+    # registered once, so propose the same weights under another id (another manifest).
+    eval_dir = tmp_path / "eval-model"
+    eval_dir.mkdir()
+    for f in smollm2_dir.iterdir():
+        if f.name != "manifest.json":
+            (eval_dir / f.name).symlink_to(f)
+    manifest = json.loads((smollm2_dir / "manifest.json").read_text())
+    (eval_dir / "manifest.json").write_text(json.dumps({**manifest, "model_id": "eval-model"}))
+    smollm2_dir = eval_dir
     cid = manifest_cid(smollm2_dir)
-    helio(chain, monkeypatch, "stake", "1000", "--peer-id", "12D3KooWeval", "--dev-account", "5")
+    helio(chain, monkeypatch, "stake", "1000", "--peer-id", PEER_IDS[5], "--dev-account", "5")
     helio(chain, monkeypatch, "model", "propose", "eval-model", "--cid", cid, "--license", "Apache-2.0",
           "--family", "llama", "--min-memory-mb", "600", "--energy-mj-per-token", "900",
           "--max-latency-ms", "300", "--dev-account", "6")  # fmt: skip

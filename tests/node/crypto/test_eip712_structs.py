@@ -45,7 +45,8 @@ def test_type_strings_match_solidity() -> None:
         "uint256 cumulativeAmount,uint64 expiry)"
     )
     assert OutputCommitment.type_string() == (
-        "OutputCommitment(bytes32 session,uint32 step,bytes32 inputHash,bytes32 outputHash)"
+        "OutputCommitment(bytes32 session,uint32 step,bytes32 inputHash,bytes32 outputHash,"
+        "bytes32 fingerprintHash)"
     )
     assert FraudClaim.type_string() == (
         "FraudClaim(address accused,address reporter,bytes32 inputHash,"

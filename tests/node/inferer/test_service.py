@@ -20,6 +20,7 @@ from hivemind.proto import runtime_pb2
 
 from node.chain.devkeys import DEV_ACCOUNTS
 from node.engine import Span
+from node.engine.fingerprint import fingerprint
 from node.engine.host import SpanHost
 from node.inferer.config import InfererConfig
 from node.inferer.server import InfererServer
@@ -27,6 +28,7 @@ from node.swarm.evidence import (
     CommitmentSigner,
     chain_input,
     default_domain,
+    fingerprint_hash,
     input_seed,
     session_key,
 )
@@ -109,8 +111,11 @@ def test_step_output_equals_the_span_and_carries_a_valid_commitment(served: Any,
     input_hash = chain_input(input_seed(MODEL, 0, 4, "float32"), encode_hidden(hidden).buffer)
     assert result.input_hash == "0x" + input_hash.hex()
     assert result.output_hash == "0x" + keccak(proto.buffer).hex()
+    # the signed fingerprint is the span output's (node.engine.fingerprint)
+    blob = bytes.fromhex(result.fingerprint[2:])
+    assert blob == fingerprint(reference).to_bytes()
     signer = CommitmentSigner(default_domain())
-    digest = signer.digest(session_key(sid), 0, input_hash, keccak(proto.buffer))
+    digest = signer.digest(session_key(sid), 0, input_hash, keccak(proto.buffer), fingerprint_hash(blob))
     assert signer.recover(digest, bytes.fromhex(result.signature[2:])) == KEY.address
 
 

@@ -7,10 +7,12 @@ from eth_keys import keys
 from node.chain.devkeys import DEV_ACCOUNTS
 from node.crypto.eip712 import OutputCommitment
 from node.swarm.evidence import (
+    NO_FINGERPRINT,
     CommitmentSigner,
     InputChain,
     chain_input,
     default_domain,
+    fingerprint_hash,
     input_seed,
 )
 
@@ -21,9 +23,12 @@ INPUT, OUTPUT = b"\x11" * 32, b"\x22" * 32
 def test_fast_digest_and_signature_equal_the_eip712_struct() -> None:
     domain = default_domain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
     signer = CommitmentSigner(domain)
-    commitment = OutputCommitment(SESSION, 7, INPUT, OUTPUT)
-    digest = signer.digest(SESSION, 7, INPUT, OUTPUT)
+    print_hash = fingerprint_hash(b"\x01\x04\x01\x00" + bytes(18))
+    commitment = OutputCommitment(SESSION, 7, INPUT, OUTPUT, print_hash)
+    digest = signer.digest(SESSION, 7, INPUT, OUTPUT, print_hash)
     assert digest == commitment.digest(domain)
+    # the fingerprint is signed: another one gives another digest
+    assert signer.digest(SESSION, 7, INPUT, OUTPUT, NO_FINGERPRINT) != digest
     account = DEV_ACCOUNTS[1]
     signature = signer.sign(keys.PrivateKey(bytes.fromhex(account.private_key[2:])), digest)
     assert signature == commitment.sign(account.private_key, domain)

@@ -1,0 +1,206 @@
+"""``helio model status|queue|execute`` and ``helio delegate``: the adoption after the vote.
+
+``status`` says where a model stands and what happens next, by whom and when: the
+registry's status, the Governor's proposal state, the blocks and times that gate each
+step (in words). ``queue`` and ``execute`` move a passed adoption through the Timelock;
+anyone may run them. ``delegate`` lends a holder's tokens to an inferer, whose votes
+then carry them: only inferers vote, so this is how a holder who runs no node counts.
+
+A step taken in the wrong state is refused before any transaction, with the reason and
+when it can be taken; the chain's own refusals arrive decoded (``node.chain.reverts``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from node.cli.chain_access import open_chain
+from node.cli.stake import DevAccount, Network, RpcUrl, from_wei, to_wei
+from node.core.errors import ConfigError
+
+console = Console()
+ModelArg = typer.Argument(..., help="the model id, as proposed")
+
+
+# --- time in words --------------------------------------------------------------------
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size, 1)
+            return f"{n:g} {unit}{'' if n == 1 else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
+
+
+def _at_time(w3: Any, when: int) -> str:
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"now (since {stamp})" if when <= now else f"at {stamp} (in {_duration(when - now)})"
+
+
+def block_time_s(w3: Any, sample: int = 100) -> float | None:
+    """Mean seconds per block over the last ``sample`` blocks (None on a fresh chain)."""
+    head = w3.eth.get_block("latest")
+    if head["number"] == 0:
+        return None
+    old = w3.eth.get_block(max(0, head["number"] - sample))
+    span = head["number"] - old["number"]
+    return (head["timestamp"] - old["timestamp"]) / span if span else None
+
+
+def _at_block(w3: Any, block: int) -> str:
+    head = int(w3.eth.block_number)
+    if block <= head:
+        return f"now (block {block} is past; the chain is at {head})"
+    per_block = block_time_s(w3)
+    eta = f", about {_duration((block - head) * per_block)}" if per_block else ""
+    return f"at block {block} ({block - head} block(s) from now{eta})"
+
+
+# --- where a model stands ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Standing:
+    status: str  # ModelRegistry status
+    proposal: int
+    state: str | None  # Governor state of the adoption vote, None before one
+    lines: list[str]  # facts, then "next: …"
+
+
+def standing(chain: Any, model_id: str) -> Standing:
+    models, governor = chain.models, chain.governor
+    info = models.model(model_id)
+    status, pid = info["status"], int(info["proposal_id"])
+    state = governor.state(pid) if pid and status in ("voting", "adopted", "rejected", "deprecated") else None
+    lines: list[str] = []
+    if status == "none":
+        return Standing(status, 0, None, [
+            f"{model_id} is not proposed", "next: its creator proposes it with `helio model propose "
+            f"{model_id}` (after `helio model convert` and `helio model publish`)"])
+    creator = info["creator"]
+    lines.append(f"{model_id}: {status}; manifest {info['manifest_cid']}; license {info['license']}; "
+                 f"family {info['family']}; creator {creator}")
+    if status == "proposed":
+        lines.append(f"next: the creator ({creator}) opens the evaluation with "
+                     f"`helio model propose {model_id}` (now)")
+    elif status == "evaluating":
+        need = int(models.c.functions.minBenchmarks().call())
+        have = int(info["benchmark_count"])
+        lines.append(f"benchmarks: {have} posted, {need} needed")
+        if have < need:
+            lines.append(f"next: active inferers run `helio model evaluate {model_id}` (any of them, now)")
+        else:
+            lines.append(f"next: the creator ({creator}) opens the vote with "
+                         f"`helio model vote {model_id} --open` (now)")
+    elif status == "voting" and state is not None:
+        lines += _vote_lines(chain, model_id, pid, state)
+    elif status == "adopted":
+        lines.append("adopted: the swarm serves it (inferers started with --follow-registry pick it up)")
+    elif status == "rejected":
+        lines.append("rejected; its creator may propose the model again under another id")
+    elif status == "deprecated":
+        lines.append("deprecated: inferers drain it and move to the adopted models")
+    if pid and state is not None and status != "voting":
+        lines.append(f"adoption vote {pid}: {state}")
+    return Standing(status, pid, state, lines)
+
+
+def _vote_lines(chain: Any, model_id: str, pid: int, state: str) -> list[str]:
+    governor, w3 = chain.governor, chain.models.w3
+    g = governor.c.functions
+    snapshot, deadline = int(g.proposalSnapshot(pid).call()), int(g.proposalDeadline(pid).call())
+    votes = governor.votes(pid)
+    tally = ", ".join(f"{k} {from_wei(v)}" for k, v in votes.items())
+    lines = [f"adoption vote {pid}: {state}; votes: {tally}"]
+    if state == "pending":
+        lines.append(f"next: inferers vote with `helio model vote {model_id}` from block {snapshot + 1}, "
+                     f"{_at_block(w3, snapshot + 1)}; holders delegate to an inferer before that "
+                     "with `helio delegate`")
+    elif state == "active":
+        quorum = int(g.quorum(snapshot).call())
+        lines.append(f"quorum: {from_wei(quorum)} of voting power (for + abstain); "
+                     f"supermajority {int(g.supermajorityBps().call()) / 100:g} % of for + against")
+        lines.append(f"next: inferers vote with `helio model vote {model_id}` until block {deadline} "
+                     f"(closes {_at_block(w3, deadline + 1)})")
+    elif state == "succeeded":
+        lines.append(f"next: anyone queues it in the Timelock with `helio model queue {model_id}` (now)")
+    elif state == "queued":
+        eta = int(g.proposalEta(pid).call())
+        lines.append(f"next: anyone executes it with `helio model execute {model_id}` {_at_time(w3, eta)}")
+    elif state in ("defeated", "expired", "canceled"):
+        lines.append(f"the vote {state}: the model stays unadopted; anyone may record the rejection "
+                     "(ModelRegistry.finalizeRejected)")
+    return lines
+
+
+# --- commands ----------------------------------------------------------------------------
+def status(model_id: str = ModelArg, network: str = Network, rpc_url: str = RpcUrl) -> None:
+    """Where a proposed model stands: its state, the next step, who can take it and when."""
+    chain = open_chain(network, rpc_url, None, signing=False)
+    for line in standing(chain, model_id).lines:
+        console.print(line, highlight=False)
+
+
+def _adoption(chain: Any, model_id: str, want: str, step: str) -> tuple[Any, ...]:
+    where = standing(chain, model_id)
+    if where.status != "voting" or where.state != want:
+        now = where.state or where.status
+        raise ConfigError(f"cannot {step} {model_id}: it is {now}, not {want}; "
+                          + next((ln for ln in where.lines if ln.startswith("next:")), where.lines[-1]))
+    return tuple(chain.governor.adoption_call(chain.models, model_id))
+
+
+def queue(model_id: str = ModelArg, network: str = Network, rpc_url: str = RpcUrl,
+          dev_account: int = DevAccount) -> None:
+    """Queue a passed adoption in the Timelock (anyone may; it runs after the delay)."""
+    chain = open_chain(network, rpc_url, dev_account)
+    call = _adoption(chain, model_id, "succeeded", "queue")
+    chain.governor.queue(*call)
+    eta = int(chain.governor.c.functions.proposalEta(chain.models.proposal_id(model_id)).call())
+    console.print(f"[green]queued[/] the adoption of {model_id}; `helio model execute {model_id}` "
+                  f"{_at_time(chain.models.w3, eta)}", highlight=False)
+
+
+def execute(model_id: str = ModelArg, network: str = Network, rpc_url: str = RpcUrl,
+            dev_account: int = DevAccount) -> None:
+    """Execute a queued adoption once the Timelock delay has passed (anyone may)."""
+    chain = open_chain(network, rpc_url, dev_account)
+    call = _adoption(chain, model_id, "queued", "execute")
+    eta = int(chain.governor.c.functions.proposalEta(chain.models.proposal_id(model_id)).call())
+    now = int(chain.models.w3.eth.get_block("latest")["timestamp"])
+    if now < eta:
+        raise ConfigError(f"cannot execute {model_id} yet: the Timelock releases it {_at_time(chain.models.w3, eta)}")
+    chain.governor.execute(*call)
+    console.print(f"[green]executed[/]: {model_id} is {chain.models.status(model_id)}", highlight=False)
+
+
+def delegate(
+    inferer: str = typer.Argument(..., help="address of an active inferer whose votes carry your tokens"),
+    amount: str = typer.Argument(..., help="HELIO to delegate (bonded: undelegating takes the unbonding delay)"),
+    network: str = Network,
+    rpc_url: str = RpcUrl,
+    dev_account: int = DevAccount,
+) -> None:
+    """Delegate HELIO to an inferer: for holders who run no node. Its votes count them
+    in every vote whose snapshot comes after this; it can be slashed with the inferer."""
+    from web3 import Web3
+
+    chain = open_chain(network, rpc_url, dev_account)
+    if not Web3.is_address(inferer):
+        raise ConfigError(f"{inferer!r} is not an address (0x… of an inferer; see `helio status`)")
+    inferer = Web3.to_checksum_address(inferer)
+    staking, me = chain.staking, chain.account.address  # type: ignore[union-attr]
+    if not staking.is_active(inferer):
+        raise ConfigError(f"{inferer} is not an active inferer: delegate to one that is staked "
+                          "(`helio status` lists them)")
+    wei = to_wei(amount)
+    balance = chain.token.balance_of(me)
+    if balance < wei:
+        raise ConfigError(f"{me} holds {from_wei(balance)} HELIO, less than {amount}")
+    staking.delegate_stake(inferer, wei)
+    console.print(f"[green]delegated[/] {amount} HELIO to {inferer}; its voting power is now "
+                  f"{from_wei(staking.votes(inferer))} HELIO", highlight=False)

@@ -1,0 +1,145 @@
+"""The whole adoption from the CLI on a real anvil (issue #15): a holder delegates, the
+creator proposes and opens the vote, inferers vote, anyone queues and executes; every
+step in a wrong state is refused with the reason and when it can be taken."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from node.chain.anvil import Anvil
+from node.chain.artifacts import ensure_compiled
+from node.chain.bindings import HelioChain
+from node.chain.connect import connect, local_account
+from node.chain.deploy import deploy_all
+from node.chain.devkeys import DEV_ACCOUNTS
+from node.chain.params import ChainParams
+from node.cli.main import app
+from node.core.errors import ConfigError
+
+pytestmark = pytest.mark.chain
+CID = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    ensure_compiled()
+    directory = tmp_path_factory.mktemp("deployments")
+    with Anvil() as anvil:
+        deploy_all(connect(anvil.rpc_url), DEV_ACCOUNTS[0].private_key, "local", directory=directory)
+        yield anvil.rpc_url, directory
+
+
+def helio(chain: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
+    rpc_url, directory = chain
+    monkeypatch.setenv("HELIO_DEPLOYMENTS_DIR", str(directory))
+    monkeypatch.setenv("COLUMNS", "400")
+    for name in ("HELIO_PRIVATE_KEY", "HELIO_CHAIN_ID", "HELIO_NETWORK"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(app, [*args, "--rpc-url", rpc_url])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+def mine(chain: tuple[str, Path], blocks: int = 1, seconds: int = 0) -> None:
+    w3 = connect(chain[0])
+    if seconds:
+        w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    w3.provider.make_request("anvil_mine", [hex(blocks)])  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_adoption_from_the_cli_with_a_delegating_holder(
+    chain: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run = lambda *a: helio(chain, monkeypatch, *a)  # noqa: E731
+    inferer, holder = DEV_ACCOUNTS[2].address, DEV_ACCOUNTS[5].address
+    run("stake", "1000", "--peer-id",  # a real peer id: `helio stake` checks it
+        "QmNU7EMHLrDXXWSSotLgxX5tu6gfv1eyprsEzwk7HwjyAQ", "--dev-account", "2")
+    run("stake", "1000", "--peer-id",  # a real peer id: `helio stake` checks it
+        "QmbnHB5HZcfhaNLXdiRru4CcmL6GxoZbcjENyeTB2EPzky", "--dev-account", "3")
+    with pytest.raises(ConfigError, match="not an active inferer"):
+        run("delegate", holder, "500", "--dev-account", "5")
+    out = run("delegate", inferer, "500", "--dev-account", "5")
+    assert f"delegated 500 HELIO to {inferer}; its voting power is now 1500 HELIO" in out
+
+    assert "flow-model is not proposed" in run("model", "status", "flow-model")
+    run("model", "propose", "flow-model", "--cid", CID, "--license", "MIT", "--family", "llama",
+        "--min-memory-mb", "600", "--energy-mj-per-token", "900", "--max-latency-ms", "300", "--dev-account", "4")
+    out = run("model", "status", "flow-model")
+    assert "flow-model: evaluating" in out and "benchmarks: 0 posted, 1 needed" in out
+    assert "next: active inferers run `helio model evaluate flow-model` (any of them, now)" in out
+    with pytest.raises(ConfigError, match=r"cannot vote on flow-model: it is 'evaluating', not in Voting"):
+        run("model", "vote", "flow-model", "--dev-account", "2")
+
+    as_inferer = HelioChain.open(connect(chain[0]), "local", directory=chain[1])
+    as_inferer.account = local_account(DEV_ACCOUNTS[2].private_key)
+    as_inferer.models.post_benchmark("flow-model", 25.5, 900, 8_000)
+    assert "next: the creator" in run("model", "status", "flow-model")
+    out = run("model", "vote", "flow-model", "--open", "--dev-account", "4")
+    assert "vote on flow-model is open" in out and "next: inferers vote with `helio model vote flow-model` from block" in out
+    with pytest.raises(ConfigError, match=r"cannot vote on flow-model now: the vote is pending; next: .* from block \d+"):
+        run("model", "vote", "flow-model", "--dev-account", "2")
+    mine(chain, 2)
+    with pytest.raises(ConfigError, match=r"had no voting power at the vote's snapshot.*helio delegate INFERER AMOUNT"):
+        run("model", "vote", "flow-model", "--dev-account", "5")
+    out = run("model", "vote", "flow-model", "--dev-account", "2")
+    assert "voted for on flow-model with 1500 HELIO of power" in out  # 1000 own + 500 delegated
+    with pytest.raises(ConfigError, match="already voted"):
+        run("model", "vote", "flow-model", "--dev-account", "2")
+    with pytest.raises(ConfigError, match=rf"manifest {CID} is 'flow-model', which is voting, not adopted"):
+        run("node", "serve", "--manifest-cid", CID, "--dev-key", "2")  # refused before any fetch
+    with pytest.raises(ConfigError, match=r"cannot queue flow-model: it is active, not succeeded; next: inferers vote .* until block \d+"):
+        run("model", "queue", "flow-model", "--dev-account", "6")
+
+    mine(chain, ChainParams().voting_period_blocks + 1)
+    assert "next: anyone queues it in the Timelock with `helio model queue flow-model` (now)" in run("model", "status", "flow-model")
+    with pytest.raises(ConfigError, match="cannot execute flow-model: it is succeeded, not queued"):
+        run("model", "execute", "flow-model", "--dev-account", "6")
+    out = run("model", "queue", "flow-model", "--dev-account", "6")
+    assert "queued the adoption of flow-model; `helio model execute flow-model` at " in out and "(in 2" in out
+    with pytest.raises(ConfigError, match=r"cannot execute flow-model yet: the Timelock releases it at .* \(in 2"):
+        run("model", "execute", "flow-model", "--dev-account", "6")
+    mine(chain, 1, seconds=ChainParams().timelock_delay_s + 1)
+    assert "executed: flow-model is adopted" in run("model", "execute", "flow-model", "--dev-account", "6")
+    out = run("model", "status", "flow-model")
+    assert "flow-model: adopted" in out and "adoption vote" in out and "executed" in out
+    listed = run("model", "list", "--cache-dir", str(tmp_path))
+    assert "flow-model" in listed and CID in listed  # the adopted models, with their manifest CIDs
+
+
+def test_governance_commands_have_help() -> None:
+    for command in (["model", "status"], ["model", "queue"], ["model", "execute"], ["delegate"]):
+        result = CliRunner().invoke(app, [*command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_propose_takes_cid_license_and_family_from_the_conversion_and_refuses_a_duplicate_cid(
+    chain: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from node.ipfs.publish import manifest_cid
+    from node.models.tiny import write_tiny_model
+
+    model_dir = write_tiny_model("qwen3", tmp_path / "cache" / "models" / "tiny-qwen3" / "float32")
+    monkeypatch.setenv("HELIO_CACHE_DIR", str(tmp_path / "cache"))
+    reqs = ("--min-memory-mb", "600", "--energy-mj-per-token", "900", "--max-latency-ms", "300")
+    out = helio(chain, monkeypatch, "model", "propose", "tiny-qwen3", *reqs, "--dev-account", "7")
+    assert f"proposed tiny-qwen3: evaluating (manifest {manifest_cid(model_dir)}, qwen3, none)" in out
+    cid = manifest_cid(model_dir)  # the same weights under a new id:
+    with pytest.raises(ConfigError, match=rf"manifest {cid} is already proposed as 'tiny-qwen3' by {DEV_ACCOUNTS[7].address} \(evaluating\)"):
+        helio(chain, monkeypatch, "model", "propose", "tiny-qwen3-again", "--cid", manifest_cid(model_dir),
+              "--license", "MIT", "--family", "qwen3", *reqs, "--dev-account", "8")
+    with pytest.raises(ConfigError, match="give --cid, --license and --family, or convert never-converted first"):
+        helio(chain, monkeypatch, "model", "propose", "never-converted", *reqs, "--dev-account", "7")
+
+    write_tiny_model("llama", tmp_path / "cache" / "models" / "tiny-llama" / "float32")
+    helio(chain, monkeypatch, "model", "propose", "tiny-llama", *reqs, "--no-evaluate", "--dev-account", "7")
+    out = helio(chain, monkeypatch, "model", "status", "tiny-llama")
+    assert "tiny-llama: proposed" in out and "opens the evaluation with `helio model propose tiny-llama` (now)" in out
+    out = helio(chain, monkeypatch, "model", "propose", "tiny-llama", "--dev-account", "7")
+    assert "evaluation open for tiny-llama: evaluating" in out
