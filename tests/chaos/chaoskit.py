@@ -399,6 +399,11 @@ class ChainRig:
     def accepted(self) -> int:
         return self.desk.accounts[self.channel].accepted
 
+    @property
+    def charged(self) -> int:
+        """What the requests cost: the desk redeems this, not the latest voucher's bound."""
+        return self.desk.accounts[self.channel].charged
+
     def redeemed_on_chain(self) -> int:
         return int(self.payments.channel(self.channel)["redeemed"])
 

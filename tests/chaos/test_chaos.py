@@ -47,7 +47,7 @@ def test_generations_survive_random_kills_and_restarts(smollm2_dir: Path, tmp_pa
         swarm.start_bootstrap()
         procs = [swarm.start_inferer(span, wait=False) for span in SPANS]
         swarm.wait_ready()
-        config = ClientConfig(step_timeout_s=5.0, ban_s=3.0, max_ban_s=6.0)
+        config = ClientConfig(step_timeout_s=5.0, ban_s=3.0, max_ban_s=6.0, codec="none")  # fp32 wire: the reference is fp32
         with SwarmClient(swarm.initial_peers, config=config) as client:
             for generation in range(GENERATIONS):
                 _chaos_step(swarm, procs, rng)

@@ -64,7 +64,8 @@ PROMPT = [{"role": "user", "content": "Say hello."}]
 PARAMS = SamplingParams(max_new_tokens=5)
 STEP_TIMEOUT_S = 3.0
 SLOW_MS = 2500.0  # its answers leave 2.5 s late: each step ≈ 2.5 s + compute, under 3 s + 50 ms/token
-CONFIG = ClientConfig(step_timeout_s=STEP_TIMEOUT_S, ping_timeout_s=5.0, ban_s=2.0, max_ban_s=4.0)
+CONFIG = ClientConfig(step_timeout_s=STEP_TIMEOUT_S, ping_timeout_s=5.0, ban_s=2.0, max_ban_s=4.0,
+                      codec="none")  # fp32 on the wire: the reference tokens are fp32
 SOAK_S = float(os.environ.get("HELIO_SOAK_S", "20"))  # the short pass of `make test`
 UNDIALABLE = "/ip4/127.0.0.1/tcp/9"  # discard: closed
 NO_REUSEPORT = ("LIBP2P_TCP_REUSEPORT", "false")
@@ -489,7 +490,7 @@ def _chain_outage(chain: ChainRig, outcomes: Outcomes, sig: int) -> dict[str, ob
     assert chain.latest_nonce() == latest_before  # the kept report is not on chain yet
     again = chain.redeem_loop.redeem_now()
     assert again == 1 or sig == signal.SIGKILL  # 0 after a kill -9 only if the redemption was saved
-    assert chain.redeemed_on_chain() == chain.accepted
+    assert chain.redeemed_on_chain() == chain.charged
     assert not chain.desk.unredeemed()
     nonce, posted = chain.attest()
     assert posted and chain.latest_nonce() == nonce
@@ -510,7 +511,7 @@ def test_chain_killed_redemptions_wait_and_catch_up(chain_rig: ChainRig) -> None
     for sig in (signal.SIGTERM, signal.SIGKILL):
         print(f"chain ({signal.Signals(sig).name}): {_chain_outage(chain_rig, outcomes, sig)}")
     assert chain_rig.redeem_loop.redeem_now() == 1
-    assert chain_rig.redeemed_on_chain() == chain_rig.accepted
+    assert chain_rig.redeemed_on_chain() == chain_rig.charged
     print(f"chain: {outcomes.summary()}")
     assert not outcomes.lost
 
@@ -543,7 +544,7 @@ def test_soak(healed: Rig, gateway: GatewayProbe, chain_rig: ChainRig, tmp_path:
     rig.until_ok("final")
     gateway.until_ok(rig, "final")
     chain_rig.redeem_loop.redeem_now()
-    assert chain_rig.redeemed_on_chain() == chain_rig.accepted
+    assert chain_rig.redeemed_on_chain() == chain_rig.charged
     summary = soak.summary() | {"seconds": SOAK_S, "seed": seed, "episodes": episodes}
     report = Path(os.environ.get("HELIO_SOAK_REPORT", tmp_path / "soak.json"))
     report.write_text(json.dumps(summary, indent=2))
