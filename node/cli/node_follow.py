@@ -25,7 +25,7 @@ def follow_registry(*, address: str, rpc_url: str | None, network: str,
     from node.chain.connect import connect
     from node.chain.deployment import Deployment
     from node.core.settings import Settings
-    from node.inferer.follow import FollowConfig, Follower, child_args
+    from node.inferer.follow import FollowConfig, Follower, child_args, fixed_ports
     from node.ipfs import open_store
     from node.swarm.peer import LoopThread, PeerConfig, start_peer
 
@@ -37,7 +37,8 @@ def follow_registry(*, address: str, rpc_url: str | None, network: str,
     cache_dir = Settings().cache_dir
     argv = sys.argv[sys.argv.index("serve") + 1:] if "serve" in sys.argv else []
     config = FollowConfig(address=address, serve_args=child_args(argv), cache_dir=cache_dir,
-                          ipfs_peers=ipfs_peers, period_s=period_s, max_blocks=max_blocks)
+                          ipfs_peers=ipfs_peers, period_s=period_s, max_blocks=max_blocks,
+                          release_first=fixed_ports(argv))
     loop = LoopThread("heliomesh-follower")
     peer = loop.run(start_peer(PeerConfig(initial_peers=peers, client_mode=True)), 120)
     store = open_store("embedded", data_dir=cache_dir / "ipfs-follower", peering=ipfs_peers)

@@ -39,6 +39,19 @@ _NOT_INHERITED = {"--follow-registry": 0, "--blocks": 1, "-b": 1, "--num-blocks"
                   "--manifest-cid": 1, "--metrics-port": 1, "--identity": 1}
 
 
+def fixed_ports(serve_argv: Sequence[str]) -> bool:
+    """Whether the arguments pin a listen port (then two children cannot run at once)."""
+    args = list(serve_argv)
+    for i, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        value = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+        if name == "--port" and value not in ("", "0"):
+            return True
+        if name == "--ipfs-listen" and not value.endswith("/tcp/0"):
+            return True
+    return False
+
+
 def child_args(serve_argv: Sequence[str]) -> list[str]:
     """The follower's ``node serve`` arguments that every child inferer gets too."""
     out: list[str] = []
@@ -65,6 +78,9 @@ class FollowConfig:
     max_blocks: int | None = None  # None: whole models
     online_timeout_s: float = 900.0  # fetch + load + announce of one move
     drain_timeout_s: float = 90.0
+    # Fixed listen ports (--port N, --ipfs-listen …/tcp/N) cannot be bound by two children
+    # at once: then the old one is released before the new one starts (a gap in serving).
+    release_first: bool = False
 
 
 @dataclass
@@ -144,6 +160,9 @@ class Follower:
         log.info("moving from %s to %s blocks %s (manifest %s)", frm, target.model_id,
                  target.blocks, target.manifest_cid)
         started = time.monotonic()
+        if self.config.release_first and self.child is not None:
+            self._drain(self.child)
+            self.child = None
         child = _Child(target, subprocess.Popen(
             [sys.executable, "-m", "node.cli.main", "node", "serve",
              "--manifest-cid", target.manifest_cid, "--blocks", target.blocks,
