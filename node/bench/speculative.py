@@ -13,14 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from node.bench.relayed import relayed_swarm
 from node.client import ClientModel, SamplingParams, generate_tokens
 from node.client.speculative import Drafter, DraftModel, SpeculativeStats, generate_speculative
 from node.client.swarm_client import SwarmClient
 from node.client.swarm_config import ClientConfig
 from node.engine import InProcessRoute, Span
-from node.harness.swarm import LocalSwarm
-from node.swarm.delay import DelayRelay, free_port
-from node.swarm.peer import LoopThread
 
 ARTICLE = (
     "The Rhine rises in the Swiss Alps, flows north along the border between Germany and "
@@ -39,37 +37,22 @@ def bench_speculative(model_dir: Path, logs: Path, spans: list[tuple[int, int]],
                       model: ClientModel, model_id: str, n: int, rtts: tuple[int, ...] = (0, 25, 50, 100),
                       tokens: int = 32, rounds: int = 3) -> dict[str, Any]:
     draft_route = InProcessRoute([Span(model_dir, 0, n, verify=False, quant="int8")])
-    loop = LoopThread("bench-speculative-relays")
-    relays: list[DelayRelay] = []
     out: dict[str, Any] = {"tokens": tokens, "rounds": rounds}
-    try:
-        with LocalSwarm(model_dir, logs, threads=threads, refresh_s=10) as swarm:
-            swarm.start_bootstrap()
-            for span in spans:
-                port = free_port()
-                relay = loop.run(DelayRelay(target_port=port).start())
-                relays.append(relay)
-                swarm.start_inferer(span, wait=False, extra_args=[
-                    "--port", str(port), "--announce", f"/ip4/127.0.0.1/tcp/{relay.port}"])
-            swarm.wait_ready()
-            with SwarmClient(swarm.initial_peers, config=ClientConfig(step_timeout_s=60)) as client:
-                client.wait_for_coverage(model_id, n)
-                for rtt in rtts:
-                    _set_delay(loop, relays, rtt / 2)
-                    out[str(rtt)] = {
-                        name: _compare(client, model, model_id, n, model.encode_chat(messages),
-                                       tokens, rounds)
-                        for name, messages in PROMPTS.items()
-                    }
-                    out[str(rtt)]["draft_model"] = {
-                        name: _compare(client, model, model_id, n, model.encode_chat(messages),
-                                       tokens, rounds, DraftModel(model, draft_route))
-                        for name, messages in PROMPTS.items()
-                    }
-    finally:
-        for relay in relays:
-            loop.run(relay.close())
-        loop.stop()
+    with relayed_swarm(model_dir, logs, spans, threads) as (swarm, set_rtt), \
+            SwarmClient(swarm.initial_peers, config=ClientConfig(step_timeout_s=60)) as client:
+        client.wait_for_coverage(model_id, n)
+        for rtt in rtts:
+            set_rtt(rtt)
+            out[str(rtt)] = {
+                name: _compare(client, model, model_id, n, model.encode_chat(messages),
+                               tokens, rounds)
+                for name, messages in PROMPTS.items()
+            }
+            out[str(rtt)]["draft_model"] = {
+                name: _compare(client, model, model_id, n, model.encode_chat(messages),
+                               tokens, rounds, DraftModel(model, draft_route))
+                for name, messages in PROMPTS.items()
+            }
     return out
 
 
@@ -102,11 +85,3 @@ def _compare(client: SwarmClient, model: ClientModel, model_id: str, n: int, ids
         "identical": identical,
     }
 
-
-def _set_delay(loop: LoopThread, relays: list[DelayRelay], one_way_ms: float) -> None:
-    def apply() -> None:
-        for relay in relays:
-            relay.delay_ms = one_way_ms
-
-    loop.loop.call_soon_threadsafe(apply)
-    time.sleep(0.05)

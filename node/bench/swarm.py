@@ -40,6 +40,7 @@ import torch
 
 from node.bench.decode import greedy_decode_rate
 from node.bench.machine import machine_info
+from node.bench.relayed import relayed_swarm
 from node.bench.speculative import bench_speculative
 from node.client import ClientModel
 from node.client.swarm_client import SwarmClient
@@ -48,8 +49,6 @@ from node.client.swarm_route import SwarmRoute
 from node.engine import InProcessRoute, Route, Span
 from node.harness.swarm import LocalSwarm
 from node.swarm import netns
-from node.swarm.delay import DelayRelay, free_port
-from node.swarm.peer import LoopThread
 
 PROMPT = [{"role": "user", "content": "Write a short poem about the sun and the sea."}]
 
@@ -226,36 +225,21 @@ def _failover(swarm: LocalSwarm, client: SwarmClient, model: ClientModel, model_
 def _wan(model_dir: Path, logs: Path, spans: list[tuple[int, int]], threads: int,
          model: ClientModel, model_id: str, n: int, ids: list[int], rtts: tuple[int, ...]) -> dict[str, Any]:
     """The same swarm, each inferer reachable only through a delaying relay."""
-    loop = LoopThread("bench-relays")
-    relays: list[DelayRelay] = []
     out: dict[str, Any] = {}
-    try:
-        with LocalSwarm(model_dir, logs, threads=threads, refresh_s=10) as swarm:
-            swarm.start_bootstrap()
-            for span in spans:
-                port = free_port()
-                relay = loop.run(DelayRelay(target_port=port).start())
-                relays.append(relay)
-                swarm.start_inferer(span, wait=False, extra_args=[
-                    "--port", str(port), "--announce", f"/ip4/127.0.0.1/tcp/{relay.port}"])
-            swarm.wait_ready()
-            config = ClientConfig(step_timeout_s=60)
-            with SwarmClient(swarm.initial_peers, config=config) as client:
-                client.wait_for_coverage(model_id, n)
-                for rtt in rtts:
-                    _set_delay(loop, relays, rtt / 2)
-                    route = client.route(model_id, n, model.manifest.hidden_size)
-                    _decode(model, route, ids, 8)
-                    decode = route.timings[1:]
-                    hops = len(route.peers) + 1
-                    latency = statistics.median(w for w, _ in decode)
-                    floor = statistics.median(c for _, c in decode) + hops * rtt / 2
-                    out[str(rtt)] = {"latency_ms": round(latency, 1), "floor_ms": round(floor, 1),
-                                     "ratio": round(latency / floor, 3), "hops": hops}
-    finally:
-        for relay in relays:
-            loop.run(relay.close())
-        loop.stop()
+    with relayed_swarm(model_dir, logs, spans, threads) as (swarm, set_rtt):
+        config = ClientConfig(step_timeout_s=60)
+        with SwarmClient(swarm.initial_peers, config=config) as client:
+            client.wait_for_coverage(model_id, n)
+            for rtt in rtts:
+                set_rtt(rtt)
+                route = client.route(model_id, n, model.manifest.hidden_size)
+                _decode(model, route, ids, 8)
+                decode = route.timings[1:]
+                hops = len(route.peers) + 1
+                latency = statistics.median(w for w, _ in decode)
+                floor = statistics.median(c for _, c in decode) + hops * rtt / 2
+                out[str(rtt)] = {"latency_ms": round(latency, 1), "floor_ms": round(floor, 1),
+                                 "ratio": round(latency / floor, 3), "hops": hops}
     return out
 
 
@@ -301,14 +285,6 @@ def _upload_cap(model_dir: Path, logs: Path, spans: list[tuple[int, int]], threa
             ns.cap_upload(None)
     return out
 
-
-def _set_delay(loop: LoopThread, relays: list[DelayRelay], one_way_ms: float) -> None:
-    def apply() -> None:
-        for relay in relays:
-            relay.delay_ms = one_way_ms
-
-    loop.loop.call_soon_threadsafe(apply)
-    time.sleep(0.05)
 
 
 __all__ = ["bench_swarm"]
