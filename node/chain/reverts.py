@@ -147,6 +147,15 @@ def _fixed(text: str) -> Callable[..., str]:
     return lambda *_: text
 
 
+def _faucet_cooldown(to: str, ready_at: int) -> str:  # the token's and Faucet.sol's
+    return f"The faucet already paid {to}; it pays again at {when(ready_at)}."
+
+
+def _faucet_empty(left: int, drip: int) -> str:
+    return (f"The faucet has {helio(left)} left, less than one drip of {helio(drip)}; "
+            "ask the deployer to refill it.")
+
+
 _E = Callable[..., str]
 _EXPLAIN: dict[str, _E] = {
     # --- the token and its faucet ---
@@ -171,15 +180,10 @@ _EXPLAIN: dict[str, _E] = {
     "InvalidAccountNonce": lambda account, nonce: (
         f"The signature of {account} uses a stale nonce (the account is at {nonce}); sign again."
     ),
-    "HelioTokenFaucetCooldown": lambda to, ready_at: (
-        f"The faucet already paid {to}; it pays again at {when(ready_at)}."
-    ),
+    "HelioTokenFaucetCooldown": _faucet_cooldown,
     "HelioTokenFaucetDisabled": _fixed("This deployment has no token faucet; ask a holder to "
                                        "`helio wallet transfer` you HELIO."),
-    "HelioTokenFaucetEmpty": lambda left, drip: (
-        f"The faucet has {helio(left)} left, less than one drip of {helio(drip)}; "
-        "ask the deployer to refill it."
-    ),
+    "HelioTokenFaucetEmpty": _faucet_empty,
     "HelioTokenFaucetNotLocal": lambda chain_id: (
         f"The token's built-in faucet only works on the local chain 31337, not {chain_id}; "
         "use the deployment's Faucet contract (`helio wallet faucet`)."
@@ -500,16 +504,11 @@ _EXPLAIN: dict[str, _E] = {
     "EnergyBatchLength": lambda a, b: f"The batch has {a} reports but {b} signatures.",
     "EnergyBatchTooLarge": lambda n, top: f"A batch of {n} is above the maximum {top}; split it.",
     "FaucetInvalidParameters": _fixed("The faucet's drip, cooldown or window cap is invalid."),
-    "FaucetCooldown": lambda to, ready_at: (
-        f"The faucet already paid {to}; it pays again at {when(ready_at)}."
-    ),
+    "FaucetCooldown": _faucet_cooldown,
     "FaucetWindowFull": lambda cap, opens_at: (
         f"The faucet paid its {helio(cap)} for this window; it opens again at {when(opens_at)}."
     ),
-    "FaucetEmpty": lambda left, drip: (
-        f"The faucet has {helio(left)} left, less than one drip of {helio(drip)}; "
-        "ask the deployer to refill it."
-    ),
+    "FaucetEmpty": _faucet_empty,
     "ReentrancyGuardReentrantCall": _fixed("A reentrant call was refused."),
     "SafeERC20FailedOperation": lambda token: f"A token transfer of {token} failed.",
     "FailedCall": _fixed("A call made by the contract failed."),
