@@ -14,8 +14,13 @@ busy machine only ever slows a run down) and the ratio of medians is given too:
   and perplexity on real English text (CPython's ``pydoc_data.topics``); the fast int8
   path (our AVX2/AVX-512 kernel for decode-sized steps) also as absolute
   ``int8_fast_tokens_per_s`` beside ``int8_fast_fp32_tokens_per_s`` of the same run;
-- ``overhead``: a decode step's time outside its matmuls, fp32 and int8 (node/bench/overhead.py);
+- ``overhead``: a decode step's time outside its matmuls, fp32 and int8, on the lean decode
+  step and (``fp32_transformers``) through the family's transformers stack (node/bench/overhead.py);
 - wire codecs: top-1 agreement and perplexity with hidden states encoded between hops.
+
+``device`` (``--device auto|cpu|cuda|cuda:N|mps``, resolved by ``node.engine.device``)
+puts the spans, the client's embeddings and head, and the baseline model on that device;
+``int8-dynamic`` and ``int4`` are CPU kernels and are reported as skipped elsewhere.
 """
 
 from __future__ import annotations
@@ -35,11 +40,15 @@ from node.bench.overhead import step_overhead
 from node.bench.scoring import TEXT_SOURCE, english_text, score, top1_agreement
 from node.client import ClientModel, SamplingParams, generate_tokens
 from node.engine import EngineError, InProcessRoute, Span, SpanHost, StepRequest
+from node.engine.device import resolve_device
 
 PROMPT = (
     "The history of the printing press begins in the fifteenth century, when a goldsmith in "
     "Mainz combined movable metal type, oil-based ink and a screw press. Within fifty years"
 )
+
+
+CPU_ONLY = ("int8-dynamic", "int4")  # fbgemm and torch's CPU int4 kernel
 
 
 def split_points(num_blocks: int, parts: int = 3) -> list[tuple[int, int]]:
@@ -67,19 +76,20 @@ def _pair(a: Callable[[], int], b: Callable[[], int], repeats: int) -> tuple[flo
 
 def bench_engine(
     model_id: str, model_dir: Path, *, threads: int = 2, new_tokens: int = 32, repeats: int = 5,
-    quality_tokens: int = 512, concurrency: tuple[int, ...] = (1, 4, 16),
+    quality_tokens: int = 512, concurrency: tuple[int, ...] = (1, 4, 16), device: str = "cpu",
 ) -> dict[str, Any]:  # fmt: skip
     from node.models.reference import load_full_model
 
+    where = resolve_device(device)  # an absent GPU fails before anything loads
     torch.set_num_threads(threads)
-    client = ClientModel(model_dir)
-    spans = [Span(model_dir, a, b) for a, b in split_points(client.manifest.num_blocks)]
-    full = load_full_model(model_dir, verify=False)
+    client = ClientModel(model_dir).to(where)
+    spans = [Span(model_dir, a, b, device=where) for a, b in split_points(client.manifest.num_blocks)]
+    full = load_full_model(model_dir, verify=False).to(where)
     prompt = client.encode(PROMPT)
     params = SamplingParams(max_new_tokens=new_tokens)
 
     def run_full() -> int:
-        ids = torch.tensor([prompt])
+        ids = torch.tensor([prompt], device=where)
         with torch.inference_mode():
             out = full.generate(
                 ids, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False
@@ -95,6 +105,7 @@ def bench_engine(
     result: dict[str, Any] = {
         "model": model_id,
         "dtype": client.manifest.dtype,
+        "device": str(where),
         "threads": threads,
         "spans": [[s.start, s.end] for s in spans],
         "new_tokens": new_tokens,
@@ -194,18 +205,26 @@ def _quantized(
             list(generate_tokens(client, InProcessRoute(route_spans), prompt, params))
         )
 
+    where = spans[0].device
     for mode in ("int8", "int8-dynamic", "int4"):
-        quant = [Span(model_dir, s.start, s.end, verify=False, quant=mode) for s in spans]
+        key = mode.replace("-", "_")
+        if mode in CPU_ONLY and where.type != "cpu":
+            out[f"{key}_skipped"] = f"{mode} runs on CPU kernels only (device {where})"
+            continue
+        quant = [Span(model_dir, s.start, s.end, verify=False, quant=mode, device=where)
+                 for s in spans]
         fp32_tps, quant_tps, _ = _pair(run(spans), run(quant), repeats)
         scored = score(client, InProcessRoute(quant), ids)
-        key = mode.replace("-", "_")
         out[f"{key}_speedup"] = round(quant_tps / fp32_tps, 3)
         if mode == "int8":
             out["int8_fast_tokens_per_s"] = round(quant_tps, 2)
             out["int8_fast_fp32_tokens_per_s"] = round(fp32_tps, 2)
             out["int8_fast_speedup"] = out[f"{key}_speedup"]
-            out["overhead"] = {"fp32": step_overhead(client, spans, prompt),
-                               "int8": step_overhead(client, quant, prompt)}
+            out["overhead"] = {
+                "fp32": step_overhead(client, spans, prompt),
+                "fp32_transformers": step_overhead(client, spans, prompt, fast=False),
+                "int8": step_overhead(client, quant, prompt),
+            }
         out[f"{key}_top1_agreement"] = round(top1_agreement(reference, scored), 4)
         out[f"{key}_perplexity"] = round(scored.perplexity, 3)
         out[f"{key}_perplexity_delta"] = round(scored.perplexity - reference.perplexity, 3)

@@ -4,7 +4,7 @@ stand-in of `helio bench swarm` (latency per RTT) and of the speculative-decodin
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,10 +14,10 @@ from node.swarm.peer import LoopThread
 
 
 @contextmanager
-def relayed_swarm(model_dir: Path, logs: Path, spans: list[tuple[int, int]],
-                  threads: int) -> Iterator[tuple[LocalSwarm, Callable[[float], None]]]:
+def relayed_swarm(model_dir: Path, logs: Path, spans: list[tuple[int, int]], threads: int,
+                  serve_args: Sequence[str] = ()) -> Iterator[tuple[LocalSwarm, Callable[[float], None]]]:
     """Yields the ready swarm and ``set_rtt(ms)``, which sets every relay's one-way delay
-    to half the round trip."""
+    to half the round trip. ``serve_args`` go to every ``node serve`` (e.g. ``--device``)."""
     loop = LoopThread("bench-relays")
     relays: list[DelayRelay] = []
 
@@ -37,7 +37,7 @@ def relayed_swarm(model_dir: Path, logs: Path, spans: list[tuple[int, int]],
                 relay = loop.run(DelayRelay(target_port=port).start())
                 relays.append(relay)
                 swarm.start_inferer(span, wait=False, extra_args=[
-                    "--port", str(port), "--announce", f"/ip4/127.0.0.1/tcp/{relay.port}"])
+                    "--port", str(port), "--announce", f"/ip4/127.0.0.1/tcp/{relay.port}", *serve_args])
             swarm.wait_ready()
             yield swarm, set_rtt
     finally:

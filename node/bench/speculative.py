@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,12 @@ PROMPTS = {
 
 def bench_speculative(model_dir: Path, logs: Path, spans: list[tuple[int, int]], threads: int,
                       model: ClientModel, model_id: str, n: int, rtts: tuple[int, ...] = (0, 25, 50, 100),
-                      tokens: int = 32, rounds: int = 3) -> dict[str, Any]:
-    draft_route = InProcessRoute([Span(model_dir, 0, n, verify=False, quant="int8")])
+                      tokens: int = 32, rounds: int = 3, serve_args: Sequence[str] = ()) -> dict[str, Any]:
+    # the draft model runs beside the client's head
+    draft = Span(model_dir, 0, n, verify=False, quant="int8", device=model.embed_tokens.weight.device)
+    draft_route = InProcessRoute([draft])
     out: dict[str, Any] = {"tokens": tokens, "rounds": rounds}
-    with relayed_swarm(model_dir, logs, spans, threads) as (swarm, set_rtt), \
+    with relayed_swarm(model_dir, logs, spans, threads, serve_args) as (swarm, set_rtt), \
             SwarmClient(swarm.initial_peers, config=ClientConfig(step_timeout_s=60)) as client:
         client.wait_for_coverage(model_id, n)
         for rtt in rtts:

@@ -33,6 +33,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ from node.client.swarm_client import SwarmClient
 from node.client.swarm_config import ClientConfig
 from node.client.swarm_route import SwarmRoute
 from node.engine import InProcessRoute, Route, Span
+from node.engine.device import resolve_device
 from node.harness.swarm import LocalSwarm
 from node.swarm import netns
 
@@ -58,29 +60,35 @@ def bench_swarm(model_id: str = "smollm2-135m-instruct", dtype: str = "fp32", th
                 wan_rtts: tuple[int, ...] = (25, 50, 100),
                 concurrency: tuple[int, ...] = (1, 4, 16),
                 upload_caps: tuple[float, ...] = (4.0, 16.0), codec: str = "auto",
-                speculative_rtts: tuple[int, ...] = (0, 25, 50, 100)) -> dict[str, Any]:
+                speculative_rtts: tuple[int, ...] = (0, 25, 50, 100),
+                device: str = "cpu") -> dict[str, Any]:
+    """``device``: where the inferers' spans (``node serve --device``), the baseline's
+    span and the client's head run."""
     from node.core.settings import Settings
     from node.models.convert import convert_model
 
+    where = resolve_device(device)  # an absent GPU fails before any process starts
+    serve = ["--device", device]  # every inferer process gets it
     torch.set_num_threads(threads)
     converted = convert_model(model_id, dtype, Settings().cache_dir, progress=False)
     model_dir, n = converted.model_dir, converted.manifest.num_blocks
-    client_model = ClientModel(model_dir)
+    client_model = ClientModel(model_dir).to(where)
     hidden = converted.manifest.hidden_size
     ids = client_model.encode_chat(PROMPT)
     bounds = [round(i * n / inferers) for i in range(inferers + 1)]
     spans = list(zip(bounds, bounds[1:], strict=False))
     result: dict[str, Any] = {
-        "model": model_id, "dtype": converted.manifest.dtype, "torch_threads": threads,
+        "model": model_id, "dtype": converted.manifest.dtype, "device": str(where),
+        "torch_threads": threads,
         "inferers": inferers, "spans": [f"{a}:{b}" for a, b in spans], "decode_tokens": tokens,
         "machine": machine_info(), "load_average_before": [round(x, 2) for x in os.getloadavg()],
     }
-    baseline = InProcessRoute([Span(model_dir, 0, n)])
+    baseline = InProcessRoute([Span(model_dir, 0, n, device=where)])
     with tempfile.TemporaryDirectory(prefix="helio-bench-swarm-") as tmp:
         with LocalSwarm(model_dir, Path(tmp) / "loopback", threads=threads, refresh_s=10) as swarm:
             swarm.start_bootstrap()
             for span in [*spans, spans[len(spans) // 2]]:  # + a spare for the failover
-                swarm.start_inferer(span, wait=False)
+                swarm.start_inferer(span, wait=False, extra_args=serve)
             swarm.wait_ready()
             with SwarmClient(swarm.initial_peers, config=ClientConfig(codec=codec)) as client:
                 client.wait_for_coverage(model_id, n)
@@ -110,13 +118,14 @@ def bench_swarm(model_id: str = "smollm2-135m-instruct", dtype: str = "fp32", th
                 result["failover_s"] = round(_failover(swarm, client, client_model, model_id, n, ids), 3)
         if wan_rtts:
             result["wan"] = _wan(model_dir, Path(tmp) / "wan", spans, threads, client_model,
-                                 model_id, n, ids, wan_rtts)
+                                 model_id, n, ids, wan_rtts, serve)
         if speculative_rtts:
             result["speculative"] = bench_speculative(model_dir, Path(tmp) / "speculative", spans, threads,
-                                                      client_model, model_id, n, speculative_rtts, tokens)
+                                                      client_model, model_id, n, speculative_rtts, tokens,
+                                                      serve_args=serve)
         if upload_caps and netns.available() is None:
             result["upload_cap"] = _upload_cap(model_dir, Path(tmp) / "tbf", spans, threads,
-                                               client_model, model_id, n, upload_caps)
+                                               client_model, model_id, n, upload_caps, serve)
         elif upload_caps:
             result["upload_cap"] = {"skipped": netns.available()}
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -223,10 +232,11 @@ def _failover(swarm: LocalSwarm, client: SwarmClient, model: ClientModel, model_
 
 
 def _wan(model_dir: Path, logs: Path, spans: list[tuple[int, int]], threads: int,
-         model: ClientModel, model_id: str, n: int, ids: list[int], rtts: tuple[int, ...]) -> dict[str, Any]:
+         model: ClientModel, model_id: str, n: int, ids: list[int], rtts: tuple[int, ...],
+         serve_args: Sequence[str] = ()) -> dict[str, Any]:
     """The same swarm, each inferer reachable only through a delaying relay."""
     out: dict[str, Any] = {}
-    with relayed_swarm(model_dir, logs, spans, threads) as (swarm, set_rtt):
+    with relayed_swarm(model_dir, logs, spans, threads, serve_args) as (swarm, set_rtt):
         config = ClientConfig(step_timeout_s=60)
         with SwarmClient(swarm.initial_peers, config=config) as client:
             client.wait_for_coverage(model_id, n)
@@ -245,7 +255,7 @@ def _wan(model_dir: Path, logs: Path, spans: list[tuple[int, int]], threads: int
 
 def _upload_cap(model_dir: Path, logs: Path, spans: list[tuple[int, int]], threads: int,
                 model: ClientModel, model_id: str, n: int, caps: tuple[float, ...],
-                prompt_tokens: int = 240) -> dict[str, Any]:
+                serve_args: Sequence[str] = (), prompt_tokens: int = 240) -> dict[str, Any]:
     """The last inferer in its own network namespace; its upload capped with tbf. A long
     prefill's output (prompt × hidden × 4 bytes) crosses the cap: floor = the uncapped
     prefill + those bits / the rate."""
@@ -256,8 +266,9 @@ def _upload_cap(model_dir: Path, logs: Path, spans: list[tuple[int, int]], threa
             LocalSwarm(model_dir, logs, threads=threads, refresh_s=10) as swarm:
         swarm.start_bootstrap(also_listen=[ns.root_ip])
         for span in spans[:-1]:
-            swarm.start_inferer(span, wait=False)
-        swarm.start_inferer(spans[-1], wait=False, netns=ns.name, extra_args=["--host", ns.ns_ip])
+            swarm.start_inferer(span, wait=False, extra_args=list(serve_args))
+        swarm.start_inferer(spans[-1], wait=False, netns=ns.name,
+                            extra_args=["--host", ns.ns_ip, *serve_args])
         swarm.wait_ready()
         # raw float32 on the wire: the floor below counts 4 bytes a value
         with SwarmClient(swarm.initial_peers, config=ClientConfig(codec="none")) as client:

@@ -47,9 +47,9 @@ class ClientModel(nn.Module):
         lm.load_state_dict(state, strict=False, assign=True)
         self.embed_tokens: nn.Embedding = lm.model.embed_tokens  # Gemma's scaled one subclasses it
         self.norm: nn.Module = lm.model.norm
-        self.lm_head: nn.Linear = lm.lm_head
+        self.lm_head: nn.Module = lm.lm_head  # nn.Linear; Int8Linear after quantize_head()
         if self.manifest.tie_word_embeddings:
-            self.lm_head.weight = self.embed_tokens.weight
+            lm.lm_head.weight = self.embed_tokens.weight
         assert_materialized(self, f"client part of {self.manifest.model_id}")
         self.softcap: float | None = getattr(self.config, "final_logit_softcapping", None)
         self.eval()
@@ -67,11 +67,22 @@ class ClientModel(nn.Module):
     @torch.inference_mode()
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """hidden (B, T, H) → logits (B, T, V) in float32, on the CPU (where sampling runs)"""
-        weight = self.lm_head.weight
+        weight = self.embed_tokens.weight  # the model's device and dtype (the head's, too)
         logits = self.lm_head(self.norm(hidden.to(weight.device, weight.dtype))).float().cpu()
         if self.softcap:
             logits = torch.tanh(logits / self.softcap) * self.softcap
         return logits  # type: ignore[no-any-return]
+
+    def quantize_head(self) -> None:
+        """Opt-in: the head as weight-only int8 (our kernel at decode), a quarter of the
+        bytes read per token (SmolLM2: 113 → 28 MB, the largest single matmul of a
+        token). Logits change slightly (not exact against fp32; ``helio bench engine
+        --decode-only`` reports its top-1 agreement), so nothing turns it on by default.
+        The embeddings keep their float weights (a tied head gets its own int8 copy)."""
+        from node.engine.quant import Int8Linear
+
+        if isinstance(self.lm_head, nn.Linear):
+            self.lm_head = Int8Linear.from_linear(self.lm_head)
 
     # --- text ------------------------------------------------------------------------
     @cached_property

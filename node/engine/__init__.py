@@ -3,7 +3,8 @@
 - ``span``      ``Span``: blocks ``[start, end)`` loaded from their own files via the family adapter
 - ``host``      ``SpanHost``, ``EngineLimits``: sessions, validation, memory budget, batching
 - ``session``   ``SpanSession``: one session's KV cache and length on one span; ``StepRequest``
-- ``kvcache``   the one KV-cache layout; stacking/splitting for batches; rollback
+- ``kvcache``   the one KV-cache layout; stacking/splitting for batches; rollback; in-place growth
+- ``fastpath``  ``FastDecode``: the lean decode step (one token, one session), bit for bit transformers'
 - ``batching``  one padded forward for several sessions
 - ``worker``    ``BatchWorker``: the thread that batches concurrently submitted steps
 - ``route``     ``Route`` / ``RewindableRoute`` protocols and ``InProcessRoute`` (the client drives either)

@@ -33,7 +33,7 @@ def run_group(
         session, hidden = sessions[0], hiddens[0]
         count = hidden.shape[1]
         positions = torch.arange(session.length, session.length + count).unsqueeze(0)
-        out = span(hidden, positions, session.cache)
+        out = span(hidden, positions, session.cache, max_length=session.max_length)
         session.length += count
         return [out]
 

@@ -50,6 +50,14 @@ def default_dtype(device: torch.device) -> str:
     return "fp16" if device.type == "mps" else "fp32"
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (timings on a GPU); nothing on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())

@@ -37,8 +37,57 @@ def _fill(layer: Any, keys: torch.Tensor, values: torch.Tensor, seen: int) -> No
     """Make a transformers cache layer hold ``keys``/``values`` after ``seen`` tokens."""
     layer.lazy_initialization(keys, values)
     layer.keys, layer.values = keys, values
+    layer.__dict__.pop(_BUFFER, None)  # the tensors may be shared: the next append copies
     if hasattr(layer, "cumulative_length"):  # sliding-window layer
         layer.cumulative_length = seen
+
+
+# A layer grown by ``append_kv`` keeps its buffers here: (keys, values, tokens in use).
+_BUFFER = "_helio_kv_buffer"
+MIN_CAPACITY = 64  # tokens a fresh buffer holds at least
+
+
+def append_kv(
+    layer: Any, keys: torch.Tensor, values: torch.Tensor, max_length: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Append a step's keys/values (1, kv_heads, T, head_dim) to a full-attention cache
+    layer and return everything it holds, like transformers' ``DynamicLayer.update``
+    but without copying the whole cache every token: the layer's ``keys``/``values``
+    become views of the first ``n`` tokens of buffers with room to grow (capacity
+    doubles, capped at the session's ``max_length``, so the memory stays within what the
+    host reserved). The values are the same as ``torch.cat``'s.
+
+    A layer only writes in place into buffers it allocated itself and whose tokens it
+    still holds all of; after a fork, a rewind, a batched step or transformers' own
+    update (anything that set ``keys`` without us) the next append copies into fresh
+    buffers first, so tensors shared with another session are never written."""
+    if not layer.is_initialized:
+        layer.lazy_initialization(keys, values)
+    old_k, old_v = layer.keys, layer.values
+    held = old_k.shape[-2] if old_k.numel() else 0
+    need = held + keys.shape[-2]
+    buffer = layer.__dict__.get(_BUFFER)
+    owned = (
+        buffer is not None
+        and buffer[2] == held
+        and (held == 0 or buffer[0].data_ptr() == old_k.data_ptr())
+        and need <= buffer[0].shape[-2]
+    )
+    if owned:
+        buf_k, buf_v = buffer[0], buffer[1]
+    else:
+        capacity = min(max(2 * need, MIN_CAPACITY), max(max_length, need))
+        shape = (keys.shape[0], keys.shape[1], capacity, keys.shape[3])
+        buf_k = torch.empty(shape, dtype=keys.dtype, device=keys.device)
+        buf_v = torch.empty(shape, dtype=values.dtype, device=values.device)
+        if held:
+            buf_k.narrow(2, 0, held).copy_(old_k)
+            buf_v.narrow(2, 0, held).copy_(old_v)
+    buf_k.narrow(2, held, need - held).copy_(keys)
+    buf_v.narrow(2, held, need - held).copy_(values)
+    layer.keys, layer.values = buf_k.narrow(2, 0, need), buf_v.narrow(2, 0, need)
+    layer.__dict__[_BUFFER] = (buf_k, buf_v, need)
+    return layer.keys, layer.values
 
 
 def _stored(cache: Any, index: int) -> tuple[torch.Tensor, torch.Tensor] | None:

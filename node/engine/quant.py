@@ -29,6 +29,8 @@ reports perplexity on real English text and top-1 agreement with fp32
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -105,8 +107,46 @@ class Int8Linear(nn.Module):
             y = nn.functional.linear(x, self.weight_int8.to(x.dtype)) * self.scale.to(x.dtype)
         return y if self.bias is None else y + self.bias
 
+    def decode_linear(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``forward`` for float32 CPU steps of ≤ ``FAST_MAX_ROWS`` rows with the kernel
+        resolved once (the lean decode step calls it every token); ``forward`` itself
+        where the kernel cannot run."""
+        kernel = int8_kernel()
+        if kernel is None or self.weight_int8.device.type != "cpu":
+            return self.forward
+        linear, bias = kernel.bind(self.weight_int8, self.scale), self.bias
+        return linear if bias is None else lambda x: linear(x) + bias
+
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}"
+
+
+def fuse_int8(
+    modules: Sequence[nn.Module],
+) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None:
+    """One kernel call for several int8 linears of the same input (q/k/v, gate/up): their
+    weights and scales are concatenated once and the modules keep views of them (no
+    extra memory). The kernel computes every output row on its own, in the same order,
+    so each output is bit for bit the separate call's. ``None`` where the kernel cannot
+    run or the modules do not fit (float, bias, different inputs)."""
+    kernel = int8_kernel()
+    if kernel is None or not all(
+        isinstance(m, Int8Linear) and m.bias is None and m.weight_int8.device.type == "cpu"
+        for m in modules
+    ):
+        return None
+    linears = [cast(Int8Linear, m) for m in modules]
+    if len({m.in_features for m in linears}) != 1:
+        return None
+    weight = torch.cat([m.weight_int8 for m in linears])
+    scale = torch.cat([m.scale for m in linears])
+    sizes = [m.out_features for m in linears]
+    start = 0
+    for m, size in zip(linears, sizes, strict=True):  # the modules now read the fused copy
+        m.weight_int8, m.scale = weight[start : start + size], scale[start : start + size]
+        start += size
+    linear = kernel.bind(weight, scale)
+    return lambda x: torch.split(linear(x), sizes, dim=-1)
 
 
 class Int4Linear(nn.Module):

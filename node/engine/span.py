@@ -10,6 +10,7 @@ so memory ≈ the span's blocks. The client holds embeddings, final norm and hea
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import node.engine.kvcache as kvcache
 from node.core.errors import ConfigError
 from node.core.manifest import Manifest
 from node.engine.device import resolve_device
+from node.engine.fastpath import FastDecode
 from node.models.family import (  # re-exported: older callers import them from here
     assert_materialized,
     empty_model,
@@ -31,6 +33,7 @@ from node.models.registry import get_family
 __all__ = ["Span", "assert_materialized", "empty_model", "load_config", "load_safetensors"]
 
 log = logging.getLogger(__name__)
+_BUILD_LOCK = threading.Lock()  # builds of the lean decode step (it may fuse int8 weights)
 
 
 class Span(nn.Module):
@@ -43,6 +46,9 @@ class Span(nn.Module):
     """
 
     device = torch.device("cpu")  # set per span in __init__ (a sub-span view copies it)
+    # Decode steps (one token, one session) take the lean path of node/engine/fastpath.py
+    # where it applies; False sends every step through the family's transformers stack.
+    fast_decode = True
 
     def __init__(
         self,
@@ -105,6 +111,19 @@ class Span(nn.Module):
         return kvcache.kv_bytes(self.kv_layers, length, self.dtype.itemsize)
 
     # --- execution -------------------------------------------------------------------
+    def _fast_decode(self) -> FastDecode | None:
+        """The lean decode step, built on first use (after any quantization), or None."""
+        if not self.fast_decode:
+            return None
+        if "_fast" not in self.__dict__:
+            with _BUILD_LOCK:  # hosts on one span may step it from several threads
+                if "_fast" not in self.__dict__:
+                    self.__dict__["_fast"] = FastDecode.build(
+                        self.body, self.config, self.kv_layers, self.dtype
+                    )
+        fast: FastDecode | None = self.__dict__["_fast"]
+        return fast
+
     def new_cache(self) -> Any:
         return kvcache.new_cache(self.config)
 
@@ -115,10 +134,19 @@ class Span(nn.Module):
         position_ids: torch.Tensor,
         cache: Any,
         attention_mask: torch.Tensor | None = None,
+        *,
+        max_length: int | None = None,
     ) -> torch.Tensor:
         """hidden (B, T, H), position_ids (B, T) absolute positions, cache: this span's
         ``DynamicCache`` (updated in place), attention_mask (B, cached + T) with 0 on
-        padding, or None for one unpadded sequence. Returns hidden (B, T, H)."""
+        padding, or None for one unpadded sequence; ``max_length``: the most tokens this
+        cache will hold (sizes its buffers on the fast path). Returns hidden (B, T, H)."""
+        if attention_mask is None and hidden.shape[0] == 1 and hidden.shape[1] == 1:
+            fast = self._fast_decode()
+            if fast is not None:
+                limit = max_length or int(getattr(self.config, "max_position_embeddings", 0))
+                out = fast(hidden.to(self.device), position_ids.to(self.device), cache, limit)
+                return out if self.device.type == "cpu" else out.cpu()
         if self.device.type == "cpu":
             return self.family.run_body(self.body, hidden, position_ids, cache, attention_mask)
         mask = attention_mask.to(self.device) if attention_mask is not None else None

@@ -20,6 +20,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -48,6 +49,23 @@ class Int8Kernel:
         self._fn(x.data_ptr(), weight.data_ptr(), scale.data_ptr(), out.data_ptr(),
                  rows, inner, weight.shape[0], self.level, torch.get_num_threads())
         return out
+
+    def bind(self, weight: torch.Tensor, scale: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``linear`` for one weight, resolved once for a caller that calls it every
+        token: x (..., K) float32 with at most 16 rows → (..., N)."""
+        fn, level, threads = self._fn, self.level, torch.get_num_threads
+        w_ptr, s_ptr = weight.data_ptr(), scale.data_ptr()
+        rows_out, inner = weight.shape
+
+        def linear(x: torch.Tensor, _keep: tuple[torch.Tensor, ...] = (weight, scale)) -> torch.Tensor:
+            # _keep: the weight and scale outlive every call through their pointers
+            x = x.contiguous()
+            out = torch.empty(*x.shape[:-1], rows_out, dtype=torch.float32)
+            fn(x.data_ptr(), w_ptr, s_ptr, out.data_ptr(), x.numel() // inner, inner, rows_out,
+               level, threads())
+            return out
+
+        return linear
 
 
 @functools.cache

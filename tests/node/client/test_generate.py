@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from node.client import ClientModel, SamplingParams, chat, complete, generate_tokens, stream_text
 from node.engine import CodecError, InProcessRoute, Span
@@ -72,3 +73,24 @@ def test_gemma3_completes_with_bos_and_refuses_fp16_on_the_wire(gemma3_dir: Path
     )
     with pytest.raises(CodecError, match="use the bf16 codec"):
         complete(client, InProcessRoute(spans, codec="fp16"), prompt, params)
+
+
+def test_an_int8_head_still_answers_and_stays_opt_in(smollm2_dir: Path) -> None:
+    """``quantize_head``: a quarter of the head's bytes, logits close to fp32's; a fresh
+    client keeps the float head (the exactness tests rely on it)."""
+    client = ClientModel(smollm2_dir, verify=False)
+    spans = [Span(smollm2_dir, 0, 30, verify=False)]
+    assert type(client.lm_head).__name__ == "Linear"
+    hidden = InProcessRoute(spans)
+    hidden.open(64)
+    states = hidden.step(client.embed(torch.tensor([client.encode("The capital of France is")])))
+    hidden.close()
+    reference = client.logits(states)
+    client.quantize_head()
+    assert type(client.lm_head).__name__ == "Int8Linear"
+    assert client.embed_tokens.weight.dtype == torch.float32  # tied embeddings stay float
+    quantized = client.logits(states)
+    assert (quantized - reference).abs().max() < 0.05 * reference.abs().max()
+    assert torch.equal(quantized[0, -1].argmax(), reference[0, -1].argmax())
+    answer = chat(client, InProcessRoute(spans), QUESTION, SamplingParams(max_new_tokens=16))
+    assert answer == "The capital of France is Paris."
