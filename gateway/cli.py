@@ -95,9 +95,10 @@ def serve(
 
 def _embed_referee(gateway: Any, swarm: Any, chain: Any) -> None:
     """Spot-check the swarm's answers after they are returned (node/client/audit.py). With
-    a chain the results go on-chain as the referee key when it holds VERIFIER_ROLE (else
-    they stay local and say so), and an inferer under an open claim earns nothing in the
-    contribution epochs until the claim is settled."""
+    a chain the results go on-chain as the referee key when it is a verifier (VERIFIER_ROLE
+    and active stake, what Verification.isVerifier requires of every post; else they stay
+    local and say so), and an inferer under an open claim earns nothing in the contribution
+    epochs until the claim is settled (nothing at all once slashed)."""
     from eth_account import Account
 
     from node.client.audit import embed_referee
@@ -108,13 +109,15 @@ def _embed_referee(gateway: Any, swarm: Any, chain: Any) -> None:
         key = referee_key(gateway.settings.referee_key, chain.deployment.chain_id)
         account = Account.from_key(key) if key else None
         verification = chain.helio().verification.c
-        if account is not None and verification.functions.hasRole(
-                verification.functions.VERIFIER_ROLE().call(), account.address).call():
+        if account is not None and verification.functions.isVerifier(account.address).call():
             helio = chain.helio(account)
         else:
-            log.warning("the referee key holds no VERIFIER_ROLE: spot-checks stay local "
-                        "(set HELIO_GATEWAY_REFEREE_KEY to a verifier's key)")
-        gateway.accounting.disputed = chain.helio().staking.is_frozen
+            log.warning("the referee key is no verifier (VERIFIER_ROLE and active stake): "
+                        "spot-checks stay local (set HELIO_GATEWAY_REFEREE_KEY to a staked "
+                        "verifier's key)")
+        staking = chain.helio().staking
+        gateway.accounting.disputed = staking.is_frozen
+        gateway.accounting.slashed = staking.is_jailed
     embed_referee(swarm, chain=helio, rate=gateway.settings.spot_check_rate)
     log.info("referee: spot-checking %.1f %% of answers%s", 100 * gateway.settings.spot_check_rate,
              " (results on-chain)" if helio is not None else "")

@@ -73,7 +73,8 @@ class GatewaySettings(BaseSettings):
     )
     referee_key: str | None = Field(
         None, description="signs contribution epochs and posts their Merkle roots (needs "
-        "REFEREE_ROLE, no stake); default on the local chain: anvil dev key 0 (the deployer)"
+        "REFEREE_ROLE, no stake) and the referee's spot-checks and fraud claims (needs "
+        "VERIFIER_ROLE and stake); default on the local chain: anvil dev key 0 (the deployer)"
     )
     spot_check_rate: float = Field(
         0.01, ge=0, le=1, description="share of swarm answers re-executed on an independent "

@@ -3,7 +3,9 @@
 A span step's output is hidden states (1, T, H). Its fingerprint keeps, at up to
 ``MAX_POSITIONS`` token positions (every position of a decode or short step; evenly
 spaced ones and always the last of a long prefill), the ``k`` coordinates of largest
-magnitude: their indices and their values rounded to float16. An inferer signs the
+magnitude: their indices and their values rounded to float16 after division by a power
+of two per position (float16's precision, any range: Gemma-3's residual stream holds
+values near 1e5, past float16's 65,504, and a clamp there failed honest inferers). An inferer signs the
 fingerprint's keccak with its commitment; a verifier re-executes the step and checks the
 committed fingerprint against its own output (``check``), and two verifiers' fingerprints
 are compared with ``agree``.
@@ -17,8 +19,11 @@ inferer cannot pick coordinates where its wrong output happens to be right, and 
 the true top-k values it has to run the computation it was paid for.
 
 Blob (``to_bytes``), little endian: ``u8 version, u8 k, u16 positions``, then per
-position ``u16 token index``, then ``k × (u16 coordinate, f16 value)`` sorted by
-coordinate: 4 + P·(2 + 4k) bytes (22 bytes for a one-token decode step with k = 4).
+position ``u16 token index, u8 e``, then ``k × (u16 coordinate, f16 value / 2^e)`` sorted
+by coordinate: 4 + P·(3 + 4k) bytes (23 bytes for a one-token decode step with k = 4).
+``e`` is the smallest exponent that brings the position's largest committed magnitude
+under ``SCALED_MAX``; dividing by a power of two is exact, so both sides that round the
+same float32 values commit the same bits.
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ from dataclasses import dataclass
 
 import torch
 
-VERSION = 1
+VERSION = 2  # 1: float16 values without the per-position exponent (clamped at 65,504)
 DEFAULT_K = 4
 MAX_POSITIONS = 64  # fingerprinted positions per step (keeps a 2048-token prefill's blob ≈ 2 KB)
-F16_MAX = 65504.0
+SCALED_MAX = 32768.0  # a scaled value stays below this (float16's largest is 65,504)
+MAX_EXPONENT = 100  # 2^100: far past any hidden state; bounds what a peer's blob may say
 _HEADER = struct.Struct("<BBH")
+_POSITION = struct.Struct("<HB")
 
 
 class FingerprintError(ValueError):
@@ -92,9 +99,11 @@ class Fingerprint:
 
     def to_bytes(self) -> bytes:
         out = bytearray(_HEADER.pack(VERSION, self.k, len(self.positions)))
-        values16 = self.values.to(torch.float16).view(torch.int16).tolist()
+        exponents = _exponents(self.values)
+        scaled = torch.ldexp(self.values, -exponents[:, None].float())
+        values16 = scaled.to(torch.float16).view(torch.int16).tolist()
         for row, position in enumerate(self.positions):
-            out += struct.pack("<H", position)
+            out += _POSITION.pack(position, int(exponents[row]))
             for index, bits in zip(self.indices[row].tolist(), values16[row], strict=True):
                 out += struct.pack("<Hh", index, bits)
         return bytes(out)
@@ -109,18 +118,20 @@ class Fingerprint:
         version, k, count = _HEADER.unpack_from(blob)
         if version != VERSION or not 1 <= k <= 64 or not 1 <= count <= MAX_POSITIONS:
             raise FingerprintError(f"fingerprint header (version {version}, k {k}, {count} positions) is invalid")
-        if len(blob) != _HEADER.size + count * (2 + 4 * k):
+        if len(blob) != _HEADER.size + count * (_POSITION.size + 4 * k):
             raise FingerprintError(f"fingerprint of {count} positions × k {k} has {len(blob)} bytes")
         positions: list[int] = []
+        exponents: list[int] = []
         indices: list[list[int]] = []
         bits: list[list[int]] = []
         offset = _HEADER.size
         for _ in range(count):
-            (position,) = struct.unpack_from("<H", blob, offset)
-            offset += 2
+            position, exponent = _POSITION.unpack_from(blob, offset)
+            offset += _POSITION.size
             row = [struct.unpack_from("<Hh", blob, offset + 4 * j) for j in range(k)]
             offset += 4 * k
             positions.append(int(position))
+            exponents.append(int(exponent))
             indices.append([int(i) for i, _ in row])
             bits.append([int(b) for _, b in row])
         if positions != sorted(set(positions)) or (tokens is not None and positions[-1] >= tokens):
@@ -131,10 +142,16 @@ class Fingerprint:
             if coordinates != sorted(set(coordinates)) or (
                     hidden_size is not None and coordinates[-1] >= hidden_size):
                 raise FingerprintError("fingerprint coordinates must be distinct, ascending, < hidden size")
-        values = torch.tensor(bits, dtype=torch.int16).view(torch.float16).float()
-        if not torch.isfinite(values).all():
+        if max(exponents) > MAX_EXPONENT:
+            raise FingerprintError(f"fingerprint exponent {max(exponents)} is over {MAX_EXPONENT}")
+        scaled = torch.tensor(bits, dtype=torch.int16).view(torch.float16).float()
+        if not torch.isfinite(scaled).all():
             raise FingerprintError("fingerprint values must be finite")
-        return cls(tuple(positions), torch.tensor(indices, dtype=torch.long), values)
+        values = torch.ldexp(scaled, torch.tensor(exponents, dtype=torch.float32)[:, None])
+        fingerprint = cls(tuple(positions), torch.tensor(indices, dtype=torch.long), values)
+        if fingerprint.to_bytes() != blob:  # one encoding per fingerprint: its hash is signed
+            raise FingerprintError("fingerprint exponents are not the smallest that fit its values")
+        return fingerprint
 
 
 def chosen_positions(tokens: int) -> tuple[int, ...]:
@@ -163,8 +180,19 @@ def fingerprint(hidden: torch.Tensor, k: int = DEFAULT_K) -> Fingerprint:
     positions = chosen_positions(rows.shape[0])
     picked = rows[list(positions)]
     top = picked.abs().topk(k, dim=1).indices.sort(dim=1).values
-    values = picked.gather(1, top).clamp(-F16_MAX, F16_MAX).to(torch.float16).float()
-    return Fingerprint(positions, top, values)
+    values = picked.gather(1, top)
+    shift = _exponents(values)[:, None].float()
+    rounded = torch.ldexp(torch.ldexp(values, -shift).to(torch.float16).float(), shift)
+    return Fingerprint(positions, top, rounded)
+
+
+def _exponents(values: torch.Tensor) -> torch.Tensor:
+    """Per row (P, k), the smallest e ≥ 0 with max |value| / 2^e < ``SCALED_MAX``. ``to_bytes``
+    takes e from the committed (rounded) values, so the bytes are a function of the values
+    alone, and ``from_bytes`` refuses any other e."""
+    amax = values.abs().amax(dim=1).clamp(min=1.0)
+    _, exponent = torch.frexp(amax / SCALED_MAX)  # amax / SCALED_MAX = m · 2^exponent, m in [0.5, 1)
+    return exponent.clamp(min=0).to(torch.int64)
 
 
 @dataclass(frozen=True)

@@ -77,8 +77,10 @@ class ContributionLedger:
         self.work: Counter[str] = Counter()
         self.closed: list[EpochRecord] = []
         # issue #13: work of an inferer under an open fraud claim waits in the ledger until
-        # the claim is cleared (e.g. Staking.is_frozen); forfeit() drops a slashed one's
+        # the claim is cleared (e.g. Staking.is_frozen); a slashed one's (e.g.
+        # Staking.is_jailed: a slash releases the freeze and jails) is forfeited at the close
         self.disputed: Callable[[str], bool] = lambda address: False
+        self.slashed: Callable[[str], bool] = lambda address: False
 
     def record(self, spans: list[tuple[str, int]], tokens: int) -> None:
         """``spans``: (inferer address, blocks served) of the route a generation used."""
@@ -90,7 +92,10 @@ class ContributionLedger:
 
     def draft(self, pool_wei: int) -> EpochRecord | None:
         """The current epoch shared out (``pool_wei`` pro rata to work, rounded down),
-        unsigned and not yet recorded; None if nobody worked."""
+        unsigned and not yet recorded; None if nobody worked. The work of slashed inferers
+        is forfeited first (for good: a failed post must not give it back)."""
+        for address in [a for a in self.work if self.slashed(a)]:
+            self.forfeit(address)
         work = {a: w for a, w in self.work.items() if w > 0 and not self.disputed(a)}
         total_work = sum(work.values())
         if total_work == 0:

@@ -45,19 +45,21 @@ def test_fingerprint_round_trips_and_has_the_documented_size() -> None:
     hidden = torch.randn(1, 3, 64)
     fp = fingerprint(hidden)
     blob = fp.to_bytes()
-    assert len(blob) == 4 + 3 * (2 + 4 * 4)
+    assert len(blob) == 4 + 3 * (3 + 4 * 4)
     again = Fingerprint.from_bytes(blob, hidden_size=64, tokens=3)
     assert again.positions == fp.positions and torch.equal(again.indices, fp.indices)
     assert torch.equal(again.values, fp.values)
-    assert len(fingerprint(torch.randn(1, 1, 576)).to_bytes()) == 22  # one decode step
+    assert len(fingerprint(torch.randn(1, 1, 576)).to_bytes()) == 23  # one decode step
     assert len(chosen_positions(2048)) == MAX_POSITIONS and chosen_positions(2048)[-1] == 2047
 
 
 @pytest.mark.parametrize("mangle", [
     lambda b: b[:3],  # truncated header
-    lambda b: bytes([2]) + b[1:],  # unknown version
+    lambda b: bytes([1]) + b[1:],  # the old version (float16 values clamped at 65,504)
     lambda b: b + b"\0",  # trailing byte
-    lambda b: b[:6] + b[10:14] + b[6:10] + b[14:],  # coordinates out of order
+    lambda b: b[:7] + b[11:15] + b[7:11] + b[15:],  # coordinates out of order
+    lambda b: b[:6] + bytes([b[6] + 1]) + b[7:],  # an exponent larger than the values need
+    lambda b: b[:6] + bytes([250]) + b[7:],  # an absurd exponent
 ])
 def test_malformed_fingerprints_are_refused_with_a_reason(mangle: object) -> None:
     blob = fingerprint(torch.randn(1, 2, 64)).to_bytes()
@@ -65,6 +67,20 @@ def test_malformed_fingerprints_are_refused_with_a_reason(mangle: object) -> Non
         Fingerprint.from_bytes(mangle(blob), hidden_size=64, tokens=2)  # type: ignore[operator]
     with pytest.raises(FingerprintError):  # positions that are not the protocol's
         Fingerprint.from_bytes(blob, hidden_size=64, tokens=5)
+
+
+def test_values_past_float16_range_keep_float16_precision() -> None:
+    """Gemma-3's residual stream reaches ≈ 1e5 (past float16's 65,504): the committed
+    values keep their size (a power-of-two exponent per position), so an honest output
+    passes the check and a 1 % lie on its outlier still fails."""
+    hidden = torch.randn(1, 2, 640)
+    hidden[0, 0, 7], hidden[0, 1, 9], hidden[0, 1, 3] = 98538.04, -4.1e6, 38240.2
+    fp = Fingerprint.from_bytes(fingerprint(hidden).to_bytes(), hidden_size=640, tokens=2)
+    assert torch.allclose(fp.values, hidden[0].gather(1, fp.indices), rtol=5e-4)
+    assert check(fp, hidden, TOL) is None
+    lie = hidden.clone()
+    lie[0, 0, 7] *= 1.01
+    assert check(fp, lie, TOL) is not None
 
 
 def test_honest_runs_agree_across_threads_and_batch_padding(span: Span) -> None:

@@ -74,3 +74,16 @@ def test_contribution_epochs_hold_disputed_work_and_drop_a_slashed_inferers() ->
     assert ledger.draft(1000) is not None and dict(ledger.draft(1000).amounts) == {B: 1000}  # type: ignore[union-attr]
     ledger.forfeit(B)  # or slashed: its share stays in the pool
     assert ledger.draft(1000) is None
+
+
+def test_a_slashed_inferers_unpaid_work_is_forfeited_at_the_close() -> None:
+    """A slash releases the freeze and jails: the held work must not be paid then."""
+    from node.referee.accounting import ContributionLedger
+
+    ledger = ContributionLedger(epoch_s=60, started=0)
+    ledger.record([(A, 10), (B, 10)], tokens=5)
+    jailed = {B}
+    ledger.slashed = lambda address: address in jailed
+    record = ledger.close(1000)
+    assert record is not None and dict(record.amounts) == {A: 1000}
+    assert ledger.work == {}  # B's share stayed in the pool; nothing of B's waits

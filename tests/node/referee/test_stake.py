@@ -61,3 +61,43 @@ def test_stake_cache_fails_closed_when_the_chain_is_unreachable() -> None:
             raise ConnectionError("no chain")
 
     assert StakeCache(Down())(record(1)) is False
+
+
+def test_stake_cache_drops_a_jailed_inferer_before_its_ttl(chain: tuple[Any, Path]) -> None:
+    """A fraud slash jails at once: the cache reads the Jailed events (every jail_poll_s)
+    and asks again, instead of routing to the jailed inferer for a TTL more."""
+    w3, directory = chain
+    inferer = HelioChain.open(w3, "test", local_account(DEV_ACCOUNTS[3].private_key), directory)
+    inferer.staking.ensure_staked(peer_id=OTHER_PEER, attestation_key=DEV_ACCOUNTS[3].address,
+                                  region="local", capacity=10)
+    reader = HelioChain.open(w3, "test", None, directory)
+    watching = StakeCache(reader.staking, ttl_s=3600, jail_poll_s=0)
+    stale = StakeCache(reader.staking, ttl_s=3600, jail_poll_s=3600)
+    assert watching(record(3, OTHER_PEER)) is stale(record(3, OTHER_PEER)) is True
+    slasher = reader.verification.address  # the only SLASHER_ROLE holder
+    w3.provider.make_request("anvil_impersonateAccount", [slasher])
+    w3.provider.make_request("anvil_setBalance", [slasher, hex(10**18)])
+    until = w3.eth.get_block("latest")["timestamp"] + 3600
+    tx = w3.eth.send_transaction(reader.staking.c.functions.jail(DEV_ACCOUNTS[3].address, until)
+                                 .build_transaction({"from": slasher, "gas": 500_000}))
+    assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
+    assert watching(record(3, OTHER_PEER)) is False
+    assert watching.is_active(DEV_ACCOUNTS[3].address) is False
+    assert stale(record(3, OTHER_PEER)) is True  # without the watch: the TTL-old answer
+
+
+def test_stake_cache_asks_again_when_the_jail_watch_fails() -> None:
+    class NoLogs:
+        asked = 0
+
+        def is_active(self, address: str) -> bool:
+            self.asked += 1
+            return True
+
+        def jailed_since(self, from_block: int | None) -> tuple[list[str], int]:
+            raise ConnectionError("eth_getLogs refused")
+
+    staking = NoLogs()
+    cache = StakeCache(staking, ttl_s=3600, jail_poll_s=0)
+    assert cache.is_active(DEV_ACCOUNTS[1].address) and cache.is_active(DEV_ACCOUNTS[1].address)
+    assert staking.asked == 2  # a failed look forgets: no TTL-old answer survives it
