@@ -69,8 +69,11 @@ test: $(CHROMIUM)
 $(CHROMIUM):
 	-apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: setup ## run the whole test suite (PYTEST_ARGS to narrow it)
-	$(PY) -m pytest $(PYTEST_ARGS)
+# Two pytest-xdist workers: the slow tests (real processes) one at a time on one, the rest
+# module by module on the other (tests/conftest.py); TEST_WORKERS=0 runs it all in one process.
+TEST_WORKERS ?= 2
+test: setup ## run the whole test suite (PYTEST_ARGS to narrow it, TEST_WORKERS=0 for one process)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 # Chaos soak: tests/chaos/test_chaos_faults.py::test_soak (its short pass runs in `make
 # test`) with random faults of every class for HELIO_SOAK_S seconds; the numbers go to
