@@ -19,8 +19,10 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     IStakingRegistry private immutable _staking;
     IGovernor private immutable _governor;
     uint256 private _minBenchmarks;
+    uint256 private _evaluationPeriod;
 
     mapping(bytes32 key => Model model) private _models;
+    mapping(bytes32 key => Evaluation evaluation) private _evaluations;
     // Benchmarks per round: releasing an id starts a new round for its next owner.
     mapping(bytes32 key => mapping(uint256 round => mapping(address inferer => Benchmark result))) private _benchmarks;
     mapping(bytes32 key => uint256 round) private _rounds;
@@ -30,13 +32,21 @@ contract ModelRegistry is IModelRegistry, AccessControl {
     bytes32[] private _adopted; // bounded: only governance adds to it
     mapping(bytes32 key => uint256 indexPlusOne) private _adoptedIndex;
 
-    constructor(IStakingRegistry staking_, IGovernor governor_, address admin, uint256 minBenchmarks_) {
+    constructor(
+        IStakingRegistry staking_,
+        IGovernor governor_,
+        address admin,
+        uint256 minBenchmarks_,
+        uint256 evaluationPeriod_
+    ) {
         _staking = staking_;
         _governor = governor_;
         _minBenchmarks = minBenchmarks_;
+        _evaluationPeriod = evaluationPeriod_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(GOVERNANCE_ROLE, admin);
         emit MinBenchmarksSet(0, minBenchmarks_);
+        emit EvaluationPeriodSet(0, evaluationPeriod_);
     }
 
     /// @inheritdoc IModelRegistry
@@ -79,22 +89,46 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         Model storage m = _onlyCreator(key);
         _requireStatus(key, m.status, ModelStatus.Proposed);
         m.status = ModelStatus.Evaluating;
+        _evaluations[key].startedAt = uint64(block.timestamp);
         emit ModelEvaluationStarted(key);
     }
 
     /// @inheritdoc IModelRegistry
-    function postBenchmark(bytes32 key, uint64 tokensPerSecMilli, uint64 milliJoulePerToken, uint32 accuracyBps)
-        external
-    {
+    function postBenchmark(
+        bytes32 key,
+        uint64 tokensPerSecMilli,
+        uint64 milliJoulePerToken,
+        uint32 accuracyBps,
+        uint32 memoryMb
+    ) external {
         Model storage m = _models[key];
         _requireStatus(key, m.status, ModelStatus.Evaluating);
         if (!_staking.isActive(msg.sender)) revert ModelNotActiveInferer(msg.sender);
         if (accuracyBps > 10_000) revert ModelInvalidBenchmark(accuracyBps);
         mapping(address inferer => Benchmark result) storage round = _benchmarks[key][_rounds[key]];
         if (round[msg.sender].postedAt != 0) revert ModelBenchmarkAlreadyPosted(key, msg.sender);
-        round[msg.sender] = Benchmark(tokensPerSecMilli, milliJoulePerToken, accuracyBps, uint64(block.timestamp));
+        round[msg.sender] =
+            Benchmark(tokensPerSecMilli, milliJoulePerToken, accuracyBps, uint64(block.timestamp), memoryMb);
         m.benchmarkCount += 1;
-        emit ModelBenchmarkPosted(key, msg.sender, tokensPerSecMilli, milliJoulePerToken, accuracyBps);
+        // Fold it into the running verdict now, so closing needs no loop over inferers.
+        Evaluation storage e = _evaluations[key];
+        Requirements storage r = m.requirements;
+        bool energyOk = r.energyMilliJoulePerToken == 0 || milliJoulePerToken <= r.energyMilliJoulePerToken;
+        // per-token latency = 1000 ms / (tokensPerSecMilli / 1000) <= maxLatencyMs
+        bool latencyOk = r.maxLatencyMs == 0 || uint256(tokensPerSecMilli) * r.maxLatencyMs >= 1_000_000;
+        if (m.benchmarkCount == 1 || milliJoulePerToken < e.bestMilliJoulePerToken) {
+            e.bestMilliJoulePerToken = milliJoulePerToken;
+        }
+        if (tokensPerSecMilli > e.bestTokensPerSecMilli) e.bestTokensPerSecMilli = tokensPerSecMilli;
+        if (energyOk) e.energyMet = true;
+        if (latencyOk) e.latencyMet = true;
+        if (energyOk && latencyOk) {
+            e.qualified += 1;
+            e.qualifiedMemoryMb += memoryMb;
+        }
+        emit ModelBenchmarkPosted(
+            key, msg.sender, tokensPerSecMilli, milliJoulePerToken, accuracyBps, memoryMb, energyOk && latencyOk
+        );
     }
 
     /// @inheritdoc IModelRegistry
@@ -102,22 +136,27 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         Model storage m = _onlyCreator(key);
         _requireStatus(key, m.status, ModelStatus.Evaluating);
         if (m.benchmarkCount < _minBenchmarks) revert ModelNotEnoughBenchmarks(m.benchmarkCount, _minBenchmarks);
-        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = _adoptCall(key);
-        // A fresh nonce and OpenZeppelin's `#proposer=` suffix: only this registry can file
-        // this proposal, so nobody can front-run it with the identical one and cancel that.
-        string memory description = string.concat(
-            "Adopt model ", m.modelId, " (vote ", Strings.toString(++_voteNonce), ")#proposer=",
-            Strings.toHexString(address(this))
-        );
-        _voteDescriptions[key] = description;
-        // Effects first: the Governor's proposal id is the hash of the proposal, known
-        // before the call; the call then must file exactly that proposal.
-        proposalId = _governor.hashProposal(targets, values, calldatas, keccak256(bytes(description)));
-        m.status = ModelStatus.Voting;
-        m.proposalId = proposalId;
-        emit ModelVotingStarted(key, proposalId);
-        uint256 filed = _governor.propose(targets, values, calldatas, description);
-        assert(filed == proposalId); // OpenZeppelin's Governor ids are hashProposal()
+        (EvaluationFailure reason, uint256 have, uint256 need) = _verdict(m, _evaluations[key]);
+        if (reason != EvaluationFailure.None) revert ModelRequirementsNotMet(key, reason, have, need);
+        return _openVote(key, m);
+    }
+
+    /// @inheritdoc IModelRegistry
+    function closeEvaluation(bytes32 key) external returns (uint256 proposalId) {
+        Model storage m = _models[key];
+        _requireStatus(key, m.status, ModelStatus.Evaluating);
+        Evaluation storage e = _evaluations[key];
+        uint256 closesAt = uint256(e.startedAt) + _evaluationPeriod;
+        if (block.timestamp < closesAt) revert ModelEvaluationStillOpen(key, closesAt);
+        (EvaluationFailure reason, uint256 have, uint256 need) = _verdict(m, e);
+        if (reason == EvaluationFailure.None) return _openVote(key, m);
+        m.status = ModelStatus.Rejected;
+        e.failure = reason;
+        e.failedHave = have;
+        e.failedNeed = need;
+        emit ModelEvaluationFailed(key, reason, have, need);
+        emit ModelRejected(key);
+        return 0;
     }
 
     /// @inheritdoc IModelRegistry
@@ -175,6 +214,7 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         delete _keyOfCid[keccak256(bytes(m.manifestCid))];
         delete _models[key];
         delete _voteDescriptions[key];
+        delete _evaluations[key];
         _rounds[key] += 1; // the next owner's benchmarks start empty
         emit ModelIdReleased(key);
     }
@@ -185,7 +225,59 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         _minBenchmarks = newValue;
     }
 
+    /// @inheritdoc IModelRegistry
+    function setEvaluationPeriod(uint256 newValue) external onlyRole(GOVERNANCE_ROLE) {
+        emit EvaluationPeriodSet(_evaluationPeriod, newValue);
+        _evaluationPeriod = newValue;
+    }
+
     // --- internals -----------------------------------------------------------------------
+
+    /// @dev Files the Governor proposal to adopt `key` and moves the model to Voting.
+    function _openVote(bytes32 key, Model storage m) private returns (uint256 proposalId) {
+        (address[] memory targets, uint256[] memory values, bytes[] memory calldatas) = _adoptCall(key);
+        // A fresh nonce and OpenZeppelin's `#proposer=` suffix: only this registry can file
+        // this proposal, so nobody can front-run it with the identical one and cancel that.
+        string memory description = string.concat(
+            "Adopt model ", m.modelId, " (vote ", Strings.toString(++_voteNonce), ")#proposer=",
+            Strings.toHexString(address(this))
+        );
+        _voteDescriptions[key] = description;
+        // Effects first: the Governor's proposal id is the hash of the proposal, known
+        // before the call; the call then must file exactly that proposal.
+        proposalId = _governor.hashProposal(targets, values, calldatas, keccak256(bytes(description)));
+        m.status = ModelStatus.Voting;
+        m.proposalId = proposalId;
+        emit ModelVotingStarted(key, proposalId);
+        uint256 filed = _governor.propose(targets, values, calldatas, description);
+        assert(filed == proposalId); // OpenZeppelin's Governor ids are hashProposal()
+    }
+
+    /// @dev The first unmet requirement, in the order a creator can act on it.
+    function _verdict(Model storage m, Evaluation storage e)
+        private
+        view
+        returns (EvaluationFailure reason, uint256 have, uint256 need)
+    {
+        if (e.failure != EvaluationFailure.None) return (e.failure, e.failedHave, e.failedNeed);
+        Requirements storage r = m.requirements;
+        if (m.benchmarkCount < _minBenchmarks || m.benchmarkCount == 0) {
+            return (EvaluationFailure.TooFewBenchmarks, m.benchmarkCount, _minBenchmarks > 0 ? _minBenchmarks : 1);
+        }
+        if (!e.energyMet) return (EvaluationFailure.Energy, e.bestMilliJoulePerToken, r.energyMilliJoulePerToken);
+        if (!e.latencyMet) {
+            // the best per-token latency in ms, rounded up: 10^6 / tokensPerSecMilli
+            uint256 best = e.bestTokensPerSecMilli == 0
+                ? type(uint64).max
+                : (1_000_000 + e.bestTokensPerSecMilli - 1) / e.bestTokensPerSecMilli;
+            return (EvaluationFailure.Latency, best, r.maxLatencyMs);
+        }
+        if (e.qualified == 0) return (EvaluationFailure.EnergyAndLatency, 0, 1);
+        if (e.qualifiedMemoryMb < r.minMemoryMb) {
+            return (EvaluationFailure.Memory, e.qualifiedMemoryMb, r.minMemoryMb);
+        }
+        return (EvaluationFailure.None, 0, 0);
+    }
 
     /// @dev One id per manifest: the same weights proposed again under a new id are refused.
     function _claimManifest(bytes32 key, string calldata manifestCid) private {
@@ -272,6 +364,24 @@ contract ModelRegistry is IModelRegistry, AccessControl {
 
     function minBenchmarks() external view returns (uint256) {
         return _minBenchmarks;
+    }
+
+    function evaluationPeriod() external view returns (uint256) {
+        return _evaluationPeriod;
+    }
+
+    function evaluationOf(bytes32 key) external view returns (Evaluation memory) {
+        return _evaluations[key];
+    }
+
+    function evaluationVerdict(bytes32 key)
+        external
+        view
+        returns (EvaluationFailure reason, uint256 have, uint256 need)
+    {
+        Model storage m = _models[key];
+        if (m.status == ModelStatus.None) revert ModelUnknown(key);
+        return _verdict(m, _evaluations[key]);
     }
 
     function adoptionDescription(bytes32 key) external view returns (string memory) {

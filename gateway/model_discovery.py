@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 class ModelDiscovery:
     def __init__(self, gateway: Gateway, swarm: SwarmClient, models: Models, store: IpfsStore,
-                 cache_dir: Path, ipfs_peers: Sequence[str] = (), period_s: float = 15.0) -> None:
+                 cache_dir: Path, ipfs_peers: Sequence[str] = (), period_s: float = 5.0) -> None:
+        # period_s: between two registry polls (one or two eth_calls each); the wait after an
+        # adoption before the client files start to download (docs/benchmarks.md, issue #15)
         self.gateway = gateway
         self.swarm = swarm
         self.models = models

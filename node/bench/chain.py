@@ -191,7 +191,7 @@ def _governance(b: _Bench, p: Any) -> None:
     )
     key = model_key("bench-model-b")
     b.send(creator, models.functions.startEvaluation(key))
-    b.send(voters[0], models.functions.postBenchmark(key, 27_000, 1_800, 9_000), "post benchmark")
+    b.send(voters[0], models.functions.postBenchmark(key, 27_000, 1_200, 9_000, 1_024), "post benchmark")
     receipt = b.send(
         creator, models.functions.startVoting(key), "open vote (files the Governor proposal)"
     )

@@ -188,6 +188,15 @@ class Staking(_PaysWithToken):
         """A fraud claim against ``inferer`` is open: its stake cannot leave."""
         return bool(self.c.functions.isFrozen(inferer).call())
 
+    def jailed_since(self, from_block: int | None) -> tuple[list[str], int]:
+        """Inferers jailed (``Jailed`` events) from block ``from_block`` to the latest, and
+        the block to read from next time; ``None``: start watching at the next block."""
+        latest = int(self.w3.eth.block_number)
+        if from_block is None or from_block > latest:
+            return [], latest + 1 if from_block is None else from_block
+        logs = self.c.events.Jailed.get_logs(from_block=from_block, to_block=latest)
+        return [str(log["args"]["inferer"]) for log in logs], latest + 1
+
     def unbonding_delay(self) -> int:
         return int(self.c.functions.unbondingDelay().call())
 
@@ -245,12 +254,37 @@ class Models(ContractClient):
         return self._tx("startEvaluation", self.c.functions.startEvaluation(model_key(model_id)))
 
     def post_benchmark(
-        self, model_id: str, tokens_per_s: float, mj_per_token: int, accuracy_bps: int
+        self, model_id: str, tokens_per_s: float, mj_per_token: int, accuracy_bps: int,
+        memory_mb: int,
     ) -> TxReceipt:
         call = self.c.functions.postBenchmark(
-            model_key(model_id), round(tokens_per_s * 1000), mj_per_token, accuracy_bps
+            model_key(model_id), round(tokens_per_s * 1000), mj_per_token, accuracy_bps, memory_mb
         )
         return self._tx("postBenchmark", call)
+
+    def finalize_rejected(self, model_id: str) -> TxReceipt:
+        """Anyone: record Rejected once the adoption vote was defeated, canceled or expired."""
+        return self._tx("finalizeRejected", self.c.functions.finalizeRejected(model_key(model_id)))
+
+    def close_evaluation(self, model_id: str) -> TxReceipt:
+        """Anyone, after the evaluation period: open the vote, or reject with the reason."""
+        return self._tx("closeEvaluation", self.c.functions.closeEvaluation(model_key(model_id)))
+
+    def evaluation(self, model_id: str) -> dict[str, Any]:
+        """The running evaluation: what the benchmarks add up to, and the verdict if it
+        closed now (``failure`` "none": it passes; ``reason`` says it in words)."""
+        from node.chain.reverts import EVALUATION_FAILURES, evaluation_failure
+
+        key = model_key(model_id)
+        e = self.c.functions.evaluationOf(key).call()
+        reason, have, need = self.c.functions.evaluationVerdict(key).call()
+        return {
+            "started_at": e[0], "qualified": e[1], "qualified_memory_mb": e[2],
+            "best_mj_per_token": e[3], "best_tokens_per_s": e[4] / 1000,
+            "closes_at": e[0] + int(self.c.functions.evaluationPeriod().call()),
+            "failed": e[7] != 0, "failure": EVALUATION_FAILURES[reason], "have": have, "need": need,
+            "reason": evaluation_failure(reason, have, need),
+        }  # fmt: skip
 
     def start_voting(self, model_id: str) -> int:
         """Open the vote; the Governor proposal id."""

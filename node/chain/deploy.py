@@ -112,7 +112,7 @@ CONTRACTS: tuple[ContractSpec, ...] = (
         "ModelRegistry",
         lambda ctx: (
             ctx.address("StakingRegistry"), ctx.address("HelioGovernor"), ctx.deployer,
-            ctx.params.min_benchmarks,
+            ctx.params.min_benchmarks, ctx.params.evaluation_period_s,
         ),
     ),
     ContractSpec(

@@ -47,6 +47,7 @@ class ChainParams:
     epoch_challenge_delay_s: int = 60
     # ModelRegistry
     min_benchmarks: int = 1
+    evaluation_period_s: int = 3 * 24 * 3600  # then anyone may close an evaluation
     # EnergyAttestations
     energy_max_age_s: int = 900  # a report older than this is refused and not "fresh"
     energy_max_future_skew_s: int = 120  # clock drift allowed ahead of the block

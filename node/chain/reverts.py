@@ -143,6 +143,24 @@ def _model_status(status: int) -> str:
     return MODEL_STATUSES[status] if 0 <= status < len(MODEL_STATUSES) else str(status)
 
 
+EVALUATION_FAILURES = ("none", "too-few-benchmarks", "energy", "latency", "energy-and-latency", "memory")
+
+
+def evaluation_failure(reason: int, have: int, need: int) -> str:
+    """Why an evaluation fails (``IModelRegistry.EvaluationFailure`` with its measure)."""
+    return {
+        0: "it meets the requirements",
+        1: f"{have} benchmark(s) posted, {need} needed",
+        2: f"no inferer ran it within the energy bound: the best was {have} mJ/token, the "
+           f"bound {need} mJ/token",
+        3: f"no inferer ran it within the latency bound: the best was {have} ms/token, the "
+           f"bound {need} ms/token",
+        4: "some inferers met the energy bound and some the latency bound, but none both",
+        5: f"the inferers within the energy and latency bounds offer {have} MB of memory "
+           f"together, the model needs {need} MB",
+    }.get(int(reason), f"evaluation failure {reason}")
+
+
 def _fixed(text: str) -> Callable[..., str]:
     return lambda *_: text
 
@@ -272,6 +290,15 @@ _EXPLAIN: dict[str, _E] = {
         "with `helio model evaluate`."
     ),
     "ModelUnknown": lambda key: "No model with this id is registered; see `helio model list`.",
+    "ModelRequirementsNotMet": lambda key, reason, have, need: (
+        f"The evaluation does not pass yet: {evaluation_failure(reason, have, need)}. Wait for "
+        "more inferers to run `helio model evaluate`; when the evaluation period ends anyone "
+        "closes it (`helio model close-evaluation <id>`) and a failing model is rejected."
+    ),
+    "ModelEvaluationStillOpen": lambda key, closes_at: (
+        f"The evaluation is open until {when(closes_at)}; close it after that, or, as the "
+        "creator, open the vote once it passes (`helio model vote <id> --open`)."
+    ),
     "ModelVoteNotFinished": lambda proposal_id, state: (
         f"The vote is {_proposal_state(state)}, not finished; see `helio model status <id>` "
         "for when it ends."

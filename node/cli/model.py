@@ -117,15 +117,17 @@ app.command()(publish)
 app.command()(fetch)
 
 # Chain: `helio model propose` / `evaluate` / `vote` (node/cli/model_chain.py).
-from node.cli.model_chain import evaluate, propose, vote  # noqa: E402
+from node.cli.model_chain import close_evaluation, evaluate, propose, vote  # noqa: E402
 
 app.command()(propose)
 app.command()(evaluate)
+app.command("close-evaluation")(close_evaluation)
 app.command()(vote)
 
-# After the vote: `helio model status` / `queue` / `execute` (node/cli/model_gov.py).
-from node.cli.model_gov import execute, queue, status  # noqa: E402
+# After the vote: `helio model status` / `queue` / `execute` / `finalize` (node/cli/model_gov.py).
+from node.cli.model_gov import execute, finalize, queue, status  # noqa: E402
 
 app.command()(status)
 app.command()(queue)
 app.command()(execute)
+app.command()(finalize)

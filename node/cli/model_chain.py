@@ -116,6 +116,7 @@ def vote(
 
     chain = open_chain(network, rpc_url, dev_account)
     if open_vote:
+        _refuse_failing_evaluation(chain, model_id)
         chain.models.start_voting(model_id)
         where = standing(chain, model_id)
         console.print(f"[green]vote on {model_id} is open[/] (proposal {where.proposal}); "
@@ -148,6 +149,22 @@ def vote(
     )
 
 
+def _refuse_failing_evaluation(chain: Any, model_id: str) -> None:
+    """The vote opens only on an evaluation that passes: say why not before any tx."""
+    from node.cli.model_gov import standing
+
+    where = standing(chain, model_id)
+    if where.status != "evaluating":
+        hint = next((ln for ln in where.lines if ln.startswith("next:")), where.lines[-1])
+        raise ConfigError(f"cannot open the vote on {model_id}: it is {where.status!r}, not evaluating; {hint}")
+    ev = chain.models.evaluation(model_id)
+    if ev["failure"] != "none":
+        raise ConfigError(f"cannot open the vote on {model_id} yet: {ev['reason']}; more inferers "
+                          f"may run `helio model evaluate {model_id}`; after the evaluation period "
+                          f"anyone closes it with `helio model close-evaluation {model_id}`, which "
+                          "rejects a model that still fails")
+
+
 EvalModelDir = typer.Option(None, "--model-dir", help="the converted model, if you have it; its "
                             "manifest must be the proposed one")
 EvalPeers = typer.Option(None, "--peer", help="IPFS multiaddr …/p2p/<id> that has the model "
@@ -159,6 +176,8 @@ def evaluate(
     model_dir: Path | None = EvalModelDir,
     peers: list[str] | None = EvalPeers,
     watts: float = typer.Option(300.0, "--watts", help="this machine's power draw while serving (W)"),
+    memory_mb: int | None = typer.Option(None, "--memory-mb", help="memory this inferer offers to "
+                                         "serve the model, MB (default: the GPU's, else the RAM available now)"),
     decode_tokens: int = typer.Option(32, "--decode-tokens", help="tokens to time the decode on"),
     quality_tokens: int = typer.Option(512, "--quality-tokens", help="tokens of English text to score"),
     threads: int | None = typer.Option(None, "--threads", help="torch threads (default: torch's)"),
@@ -171,7 +190,9 @@ def evaluate(
     """Benchmark a proposed model on this machine and post the result (staked inferers).
 
     Measures decode tokens/s, next-token accuracy and perplexity on real English text,
-    and energy per token from --watts; posts them to ModelRegistry.postBenchmark."""
+    and energy per token from --watts; posts them with the memory offered (--memory-mb) to
+    ModelRegistry.postBenchmark. The benchmark counts towards the fleet that can serve the
+    model when it is within the proposal's energy and latency bounds (printed)."""
     from node.bench.evaluate import evaluate_model
 
     chain = open_chain(network, rpc_url, dev_account)
@@ -179,20 +200,84 @@ def evaluate(
     if info["status"] != "evaluating":
         raise ConfigError(f"{model_id} is {info['status']!r} on chain; benchmarks are posted "
                           "only while a model is being evaluated")
+    if post and not chain.staking.is_active(chain.account.address):  # type: ignore[union-attr]
+        raise ConfigError(f"{chain.account.address} is not an active inferer: only staked "  # type: ignore[union-attr]
+                          "inferers post benchmarks (`helio stake`, or --dry-run to only measure)")
+    if memory_mb is None:
+        memory_mb = offered_memory_mb()
+    if memory_mb <= 0 or memory_mb >= 2**32:
+        raise ConfigError(f"--memory-mb {memory_mb}: give the MB this inferer offers (1 .. 2^32-1)")
     directory = _proposed_model_dir(info["manifest_cid"], model_dir, peers or [])
     result = evaluate_model(directory, watts=watts, decode_tokens=decode_tokens,
                             quality_tokens=quality_tokens, threads=threads)
     summary = (f"{model_id}: {result.tokens_per_s:.1f} tokens/s, accuracy {result.accuracy:.1%} "
-               f"(perplexity {result.perplexity:.2f}), {result.mj_per_token} mJ/token at {watts:g} W")
+               f"(perplexity {result.perplexity:.2f}), {result.mj_per_token} mJ/token at {watts:g} W, "
+               f"{memory_mb} MB offered")
+    verdict = _within_bounds(info, result.tokens_per_s, result.mj_per_token)
     if post:
         chain.models.post_benchmark(model_id, result.tokens_per_s, result.mj_per_token,
-                                    result.accuracy_bps)
+                                    result.accuracy_bps, memory_mb)
         count = chain.models.model(model_id)["benchmark_count"]
         console.print(f"[green]posted[/] {summary}; {count} benchmark(s) on chain", highlight=False)
+        console.print(f"{verdict}; the evaluation so far: "
+                      f"{chain.models.evaluation(model_id)['reason']}", highlight=False)
     else:
-        console.print(f"[yellow]not posted (--dry-run)[/] {summary}", highlight=False)
+        console.print(f"[yellow]not posted (--dry-run)[/] {summary}; {verdict}", highlight=False)
     if as_json:
-        print(json.dumps({**result.as_dict(), "posted": post}), flush=True)
+        print(json.dumps({**result.as_dict(), "memory_mb": memory_mb, "posted": post}), flush=True)
+
+
+def offered_memory_mb() -> int:
+    """What this machine can give a model: the first GPU's memory, else the RAM free now."""
+    import psutil
+    import torch
+
+    if torch.cuda.is_available():
+        return int(torch.cuda.get_device_properties(0).total_memory // 2**20)
+    return int(psutil.virtual_memory().available // 2**20)
+
+
+def _within_bounds(info: dict[str, Any], tokens_per_s: float, mj_per_token: int) -> str:
+    """Whether one benchmark is within the proposal's energy and latency bounds (the
+    registry's rule: ModelRegistry.postBenchmark), in words."""
+    energy, latency = int(info["energy_mj_per_token"]), int(info["max_latency_ms"])
+    ms = 1000 / tokens_per_s if tokens_per_s > 0 else float("inf")
+    misses = ([f"{mj_per_token} mJ/token > {energy}"] if energy and mj_per_token > energy else []) + \
+        ([f"{ms:.0f} ms/token > {latency}"] if latency and round(tokens_per_s * 1000) * latency < 10**6 else [])
+    if misses:
+        return f"outside the proposal's bounds ({', '.join(misses)}): not counted in the fleet"
+    return "within the proposal's energy and latency bounds: counted in the fleet that can serve it"
+
+
+def close_evaluation(
+    model_id: str = typer.Argument(..., help="a model whose evaluation period is over"),
+    network: str = Network,
+    rpc_url: str = RpcUrl,
+    dev_account: int = DevAccount,
+) -> None:
+    """Close an evaluation once its period is over (anyone may): the vote opens if the
+    inferers that posted benchmarks can serve the model, else it is rejected on chain with
+    the reason (too few benchmarks, energy, latency or memory)."""
+    from node.cli.model_gov import at_time
+
+    chain = open_chain(network, rpc_url, dev_account)
+    status = chain.models.status(model_id)
+    if status != "evaluating":
+        raise ConfigError(f"cannot close the evaluation of {model_id}: it is {status!r}, not "
+                          f"evaluating; see `helio model status {model_id}`")
+    ev = chain.models.evaluation(model_id)
+    now = int(chain.models.w3.eth.get_block("latest")["timestamp"])
+    if now < ev["closes_at"]:
+        raise ConfigError(f"the evaluation of {model_id} is open until "
+                          f"{at_time(chain.models.w3, ev['closes_at'])}; so far: {ev['reason']}")
+    chain.models.close_evaluation(model_id)
+    after = chain.models.status(model_id)
+    if after == "rejected":
+        console.print(f"[red]evaluation failed[/]: {model_id} is rejected on chain: {ev['reason']}",
+                      highlight=False)
+    else:
+        console.print(f"[green]evaluation passed[/]: the vote on {model_id} is open "
+                      f"(`helio model status {model_id}`)", highlight=False)
 
 
 def _proposed_model_dir(manifest_cid: str, model_dir: Path | None, peers: list[str]) -> Path:

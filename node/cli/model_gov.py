@@ -1,10 +1,11 @@
-"""``helio model status|queue|execute`` and ``helio delegate``: the adoption after the vote.
+"""``helio model status|queue|execute|finalize`` and ``helio delegate``: after the vote.
 
 ``status`` says where a model stands and what happens next, by whom and when: the
 registry's status, the Governor's proposal state, the blocks and times that gate each
 step (in words). ``queue`` and ``execute`` move a passed adoption through the Timelock;
-anyone may run them. ``delegate`` lends a holder's tokens to an inferer, whose votes
-then carry them: only inferers vote, so this is how a holder who runs no node counts.
+``finalize`` records the rejection after a lost vote; anyone may run them. ``delegate``
+lends a holder's tokens to an inferer, whose votes then carry them: only inferers vote,
+so this is how a holder who runs no node counts.
 
 A step taken in the wrong state is refused before any transaction, with the reason and
 when it can be taken; the chain's own refusals arrive decoded (``node.chain.reverts``).
@@ -37,7 +38,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds} second{'' if seconds == 1 else 's'}"
 
 
-def _at_time(w3: Any, when: int) -> str:
+def at_time(w3: Any, when: int) -> str:
     now = int(w3.eth.get_block("latest")["timestamp"])
     stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"now (since {stamp})" if when <= now else f"at {stamp} (in {_duration(when - now)})"
@@ -88,25 +89,44 @@ def standing(chain: Any, model_id: str) -> Standing:
         lines.append(f"next: the creator ({creator}) opens the evaluation with "
                      f"`helio model propose {model_id}` (now)")
     elif status == "evaluating":
-        need = int(models.c.functions.minBenchmarks().call())
-        have = int(info["benchmark_count"])
-        lines.append(f"benchmarks: {have} posted, {need} needed")
-        if have < need:
-            lines.append(f"next: active inferers run `helio model evaluate {model_id}` (any of them, now)")
-        else:
-            lines.append(f"next: the creator ({creator}) opens the vote with "
-                         f"`helio model vote {model_id} --open` (now)")
+        lines += _evaluation_lines(chain, model_id, info)
     elif status == "voting" and state is not None:
         lines += _vote_lines(chain, model_id, pid, state)
     elif status == "adopted":
         lines.append("adopted: the swarm serves it (inferers started with --follow-registry pick it up)")
     elif status == "rejected":
+        ev = models.evaluation(model_id)
+        if ev["failed"]:
+            lines.append(f"evaluation failed ({ev['failure']}): {ev['reason']}")
         lines.append("rejected; its creator may propose the model again under another id")
     elif status == "deprecated":
         lines.append("deprecated: inferers drain it and move to the adopted models")
     if pid and state is not None and status != "voting":
         lines.append(f"adoption vote {pid}: {state}")
     return Standing(status, pid, state, lines)
+
+
+def _evaluation_lines(chain: Any, model_id: str, info: dict[str, Any]) -> list[str]:
+    models, w3 = chain.models, chain.models.w3
+    need = int(models.c.functions.minBenchmarks().call())
+    have, creator = int(info["benchmark_count"]), info["creator"]
+    ev = models.evaluation(model_id)
+    bounds = (f"requirements: {info['min_memory_mb']} MB, ≤ {info['energy_mj_per_token']} mJ/token, "
+              f"≤ {info['max_latency_ms']} ms/token (0: no bound)")
+    lines = [f"benchmarks: {have} posted, {need} needed; {bounds}",
+             f"fleet within the energy and latency bounds: {ev['qualified']} inferer(s) offering "
+             f"{ev['qualified_memory_mb']} MB"]
+    closes = at_time(w3, ev["closes_at"])
+    if ev["failure"] == "none":
+        lines.append(f"verdict so far: passes; the evaluation period ends {closes}")
+        lines.append(f"next: the creator ({creator}) opens the vote with "
+                     f"`helio model vote {model_id} --open` (now)")
+        return lines
+    lines.append(f"verdict so far: fails: {ev['reason']}; the evaluation period ends {closes}")
+    lines.append(f"next: active inferers run `helio model evaluate {model_id}` (any of them, now); "
+                 f"after the period anyone runs `helio model close-evaluation {model_id}`, which "
+                 "opens the vote if it passes and otherwise rejects it with the reason")
+    return lines
 
 
 def _vote_lines(chain: Any, model_id: str, pid: int, state: str) -> list[str]:
@@ -130,10 +150,10 @@ def _vote_lines(chain: Any, model_id: str, pid: int, state: str) -> list[str]:
         lines.append(f"next: anyone queues it in the Timelock with `helio model queue {model_id}` (now)")
     elif state == "queued":
         eta = int(g.proposalEta(pid).call())
-        lines.append(f"next: anyone executes it with `helio model execute {model_id}` {_at_time(w3, eta)}")
+        lines.append(f"next: anyone executes it with `helio model execute {model_id}` {at_time(w3, eta)}")
     elif state in ("defeated", "expired", "canceled"):
-        lines.append(f"the vote {state}: the model stays unadopted; anyone may record the rejection "
-                     "(ModelRegistry.finalizeRejected)")
+        lines.append(f"the vote {state}: the model stays unadopted; next: anyone records the "
+                     f"rejection with `helio model finalize {model_id}` (now)")
     return lines
 
 
@@ -162,7 +182,7 @@ def queue(model_id: str = ModelArg, network: str = Network, rpc_url: str = RpcUr
     chain.governor.queue(*call)
     eta = int(chain.governor.c.functions.proposalEta(chain.models.proposal_id(model_id)).call())
     console.print(f"[green]queued[/] the adoption of {model_id}; `helio model execute {model_id}` "
-                  f"{_at_time(chain.models.w3, eta)}", highlight=False)
+                  f"{at_time(chain.models.w3, eta)}", highlight=False)
 
 
 def execute(model_id: str = ModelArg, network: str = Network, rpc_url: str = RpcUrl,
@@ -173,9 +193,25 @@ def execute(model_id: str = ModelArg, network: str = Network, rpc_url: str = Rpc
     eta = int(chain.governor.c.functions.proposalEta(chain.models.proposal_id(model_id)).call())
     now = int(chain.models.w3.eth.get_block("latest")["timestamp"])
     if now < eta:
-        raise ConfigError(f"cannot execute {model_id} yet: the Timelock releases it {_at_time(chain.models.w3, eta)}")
+        raise ConfigError(f"cannot execute {model_id} yet: the Timelock releases it {at_time(chain.models.w3, eta)}")
     chain.governor.execute(*call)
     console.print(f"[green]executed[/]: {model_id} is {chain.models.status(model_id)}", highlight=False)
+
+
+def finalize(model_id: str = ModelArg, network: str = Network, rpc_url: str = RpcUrl,
+             dev_account: int = DevAccount) -> None:
+    """Record the rejection of a model whose adoption vote was defeated, canceled or
+    expired (anyone may); its creator may then propose it again under another id."""
+    chain = open_chain(network, rpc_url, dev_account)
+    where = standing(chain, model_id)
+    if where.status != "voting" or where.state not in ("defeated", "canceled", "expired"):
+        now = where.state or where.status
+        raise ConfigError(f"cannot finalize {model_id}: it is {now}, not a defeated, canceled or "
+                          "expired vote; " + next((ln for ln in where.lines if ln.startswith("next:")),
+                                                  where.lines[-1]))
+    chain.models.finalize_rejected(model_id)
+    console.print(f"[green]recorded[/]: {model_id} is {chain.models.status(model_id)} "
+                  f"(the vote {where.state})", highlight=False)
 
 
 def delegate(

@@ -1,6 +1,7 @@
 """ModelRegistry + HelioGovernor + HelioTimelock on anvil: the whole adoption lifecycle
 through a real stake-weighted vote, the supermajority rule, rejection, deprecation by
-governance, and every ModelRegistry revert."""
+governance, the evaluation rule (a proposal no fleet of benchmarked inferers can serve is
+rejected with its reason), and every ModelRegistry revert."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from node.crypto.eip712 import model_key
 pytestmark = pytest.mark.chain
 M = "ModelRegistry"
 P = ChainParams()
-REQS = (800, 1500, 400)
+REQS = (800, 1500, 400)  # MB, mJ/token, ms/token
+GOOD = (27_000, 1_200, 9_000, 1_024)  # 27 tokens/s (37 ms), 1200 mJ, 90 %, 1 GB: within REQS
 MODEL = "tiny-test-model"
 KEY = model_key(MODEL)
 CID = "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"
@@ -74,13 +76,14 @@ def test_full_adoption_through_a_stake_weighted_vote(
     assert events(
         models, send(w3, creator, models.functions.startEvaluation(KEY)), "ModelEvaluationStarted"
     ) == [{"key": KEY}]
-    receipt = send(w3, inferers[0], models.functions.postBenchmark(KEY, 27_000, 1_800, 9_100))
+    receipt = send(w3, inferers[0], models.functions.postBenchmark(KEY, 27_000, 1_200, 9_100, 1_024))
     assert events(models, receipt, "ModelBenchmarkPosted")[0]["tokensPerSecMilli"] == 27_000
     assert models.functions.benchmarkOf(KEY, inferers[0].address).call()[:3] == (
         27_000,
-        1_800,
+        1_200,
         9_100,
     )
+    assert models.functions.benchmarkOf(KEY, inferers[0].address).call()[4] == 1_024
 
     receipt = send(w3, creator, models.functions.startVoting(KEY))
     (started,) = events(models, receipt, "ModelVotingStarted")
@@ -112,7 +115,7 @@ def test_two_thirds_supermajority_is_required(
     alice, bob, carol = (make_inferer(w3, contracts, n) for n in ("alice", "bob", "carol"))
     propose(w3, models, creator)
     send(w3, creator, models.functions.startEvaluation(KEY))
-    send(w3, alice, models.functions.postBenchmark(KEY, 1, 1, 1))
+    send(w3, alice, models.functions.postBenchmark(KEY, *GOOD))
     assert revert(w3, alice, models.functions.finalizeRejected(KEY), M) == (
         "ModelWrongStatus",
         (KEY, 2),
@@ -201,7 +204,7 @@ def test_lifecycle_reverts(
         "ModelNotCreator",
         (KEY, stranger.address),
     )
-    assert revert(w3, stranger, models.functions.postBenchmark(KEY, 1, 1, 1), M) == (
+    assert revert(w3, stranger, models.functions.postBenchmark(KEY, *GOOD), M) == (
         "ModelWrongStatus",
         (KEY, 1),
     )
@@ -210,12 +213,12 @@ def test_lifecycle_reverts(
         "ModelWrongStatus",
         (KEY, 2),
     )
-    assert revert(w3, stranger, models.functions.postBenchmark(KEY, 1, 1, 1), M) == (
+    assert revert(w3, stranger, models.functions.postBenchmark(KEY, *GOOD), M) == (
         "ModelNotActiveInferer",
         (stranger.address,),
     )
     alice = make_inferer(w3, contracts, "alice")
-    assert revert(w3, alice, models.functions.postBenchmark(KEY, 1, 1, 10_001), M) == (
+    assert revert(w3, alice, models.functions.postBenchmark(KEY, 1, 1, 10_001, 1), M) == (
         "ModelInvalidBenchmark",
         (10_001,),
     )
@@ -223,8 +226,8 @@ def test_lifecycle_reverts(
         "ModelNotEnoughBenchmarks",
         (0, 1),
     )
-    send(w3, alice, models.functions.postBenchmark(KEY, 1, 1, 1))
-    assert revert(w3, alice, models.functions.postBenchmark(KEY, 1, 1, 1), M) == (
+    send(w3, alice, models.functions.postBenchmark(KEY, *GOOD))
+    assert revert(w3, alice, models.functions.postBenchmark(KEY, *GOOD), M) == (
         "ModelBenchmarkAlreadyPosted",
         (KEY, alice.address),
     )
@@ -232,6 +235,89 @@ def test_lifecycle_reverts(
     timelock = contracts["HelioTimelock"].address
     with pytest.raises(Exception):  # noqa: B017 (impersonated: ModelWrongStatus in estimation)
         as_timelock(w3, timelock, models.functions.adopt(demo))
+
+
+# EvaluationFailure: None, TooFewBenchmarks, Energy, Latency, EnergyAndLatency, Memory
+@pytest.mark.parametrize(
+    ("benchmarks", "verdict"),
+    [
+        ([], (1, 0, 1)),  # nobody benchmarked it in the period
+        ([(27_000, 2_000, 9_000, 1_024)], (2, 2_000, 1_500)),  # 2000 mJ/token > 1500
+        ([(2_000, 1_200, 9_000, 1_024)], (3, 500, 400)),  # 2 tokens/s = 500 ms/token > 400
+        ([(27_000, 2_000, 9_000, 1_024), (2_000, 1_200, 9_000, 1_024)], (4, 0, 1)),
+        ([(27_000, 1_200, 9_000, 300), (27_000, 1_200, 9_000, 400), (2_000, 1_200, 9_000, 4_096)],
+         (5, 700, 800)),  # the slow inferer's 4 GB do not count  # fmt: skip
+    ],
+    ids=["too-few-benchmarks", "energy", "latency", "energy-and-latency", "memory"],
+)
+def test_closeEvaluation_rejectsWithTheReason_whenNoFleetMeetsTheRequirements(
+    w3: Web3, contracts: dict[str, Contract], models: Contract, creator,
+    benchmarks: list[tuple[int, ...]], verdict: tuple[int, int, int],
+) -> None:  # noqa: ANN001
+    propose(w3, models, creator)
+    send(w3, creator, models.functions.startEvaluation(KEY))
+    opened = models.functions.evaluationOf(KEY).call()[0]
+    for name, bench in zip(("alice", "bob", "carol"), benchmarks, strict=False):
+        send(w3, make_inferer(w3, contracts, name), models.functions.postBenchmark(KEY, *bench))
+    assert tuple(models.functions.evaluationVerdict(KEY).call()) == verdict
+    expected = ("ModelRequirementsNotMet", (KEY, *verdict)) if benchmarks else \
+        ("ModelNotEnoughBenchmarks", (0, 1))
+    assert revert(w3, creator, models.functions.startVoting(KEY), M) == expected
+    stranger = actor("stranger")
+    fund_eth(w3, stranger)
+    closes_at = opened + P.evaluation_period_s
+    assert revert(w3, stranger, models.functions.closeEvaluation(KEY), M) == (
+        "ModelEvaluationStillOpen", (KEY, closes_at))  # fmt: skip
+
+    advance(w3, seconds=P.evaluation_period_s)
+    receipt = send(w3, stranger, models.functions.closeEvaluation(KEY))
+    reason, have, need = verdict
+    assert events(models, receipt, "ModelEvaluationFailed") == [
+        {"key": KEY, "reason": reason, "have": have, "need": need}]  # fmt: skip
+    assert events(models, receipt, "ModelRejected") == [{"key": KEY}]
+    assert models.functions.statusOf(KEY).call() == 5  # Rejected
+    assert tuple(models.functions.evaluationOf(KEY).call()[7:]) == (reason, have, need)
+    assert tuple(models.functions.evaluationVerdict(KEY).call()) == verdict
+    assert revert(w3, stranger, models.functions.closeEvaluation(KEY), M) == (
+        "ModelWrongStatus", (KEY, 5))  # fmt: skip
+
+
+def test_closeEvaluation_opensTheVote_whenAShardedFleetMeetsTheRequirements(
+    w3: Web3, contracts: dict[str, Contract], models: Contract, creator
+) -> None:  # noqa: ANN001
+    """Two inferers offering 500 and 400 MB host an 800 MB model together (sharded)."""
+    propose(w3, models, creator)
+    send(w3, creator, models.functions.startEvaluation(KEY))
+    alice, bob = (make_inferer(w3, contracts, n) for n in ("alice", "bob"))
+    receipt = send(w3, alice, models.functions.postBenchmark(KEY, 27_000, 1_200, 9_000, 500))
+    assert events(models, receipt, "ModelBenchmarkPosted") == [{
+        "key": KEY, "inferer": alice.address, "tokensPerSecMilli": 27_000,
+        "milliJoulePerToken": 1_200, "accuracyBps": 9_000, "memoryMb": 500, "qualified": True}]  # fmt: skip
+    assert tuple(models.functions.evaluationVerdict(KEY).call()) == (5, 500, 800)
+    send(w3, bob, models.functions.postBenchmark(KEY, 2_500, 1_500, 9_000, 400))  # 400 ms: on the bound
+    evaluation = models.functions.evaluationOf(KEY).call()
+    assert tuple(evaluation[1:7]) == (2, 900, 1_200, 27_000, True, True)
+    assert tuple(models.functions.evaluationVerdict(KEY).call()) == (0, 0, 0)
+    advance(w3, seconds=P.evaluation_period_s)
+    stranger = actor("stranger")
+    fund_eth(w3, stranger)
+    receipt = send(w3, stranger, models.functions.closeEvaluation(KEY))  # anyone, after the period
+    (started,) = events(models, receipt, "ModelVotingStarted")
+    assert models.functions.statusOf(KEY).call() == 3  # Voting
+    assert contracts["HelioGovernor"].functions.proposalProposer(started["proposalId"]).call() == \
+        models.address
+
+
+def test_setEvaluationPeriod_isGovernanceOnly(
+    w3: Web3, contracts: dict[str, Contract], models: Contract, creator
+) -> None:  # noqa: ANN001
+    assert models.functions.evaluationPeriod().call() == P.evaluation_period_s
+    assert revert(w3, creator, models.functions.setEvaluationPeriod(60), M)[0] == \
+        "AccessControlUnauthorizedAccount"
+    receipt = as_timelock(w3, contracts["HelioTimelock"].address,
+                          models.functions.setEvaluationPeriod(60))
+    assert events(models, receipt, "EvaluationPeriodSet") == [
+        {"oldValue": P.evaluation_period_s, "newValue": 60}]  # fmt: skip
 
 
 def test_governor_settings_and_supermajority(w3: Web3, contracts: dict[str, Contract]) -> None:

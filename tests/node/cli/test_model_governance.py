@@ -79,7 +79,7 @@ def test_adoption_from_the_cli_with_a_delegating_holder(
 
     as_inferer = HelioChain.open(connect(chain[0]), "local", directory=chain[1])
     as_inferer.account = local_account(DEV_ACCOUNTS[2].private_key)
-    as_inferer.models.post_benchmark("flow-model", 25.5, 900, 8_000)
+    as_inferer.models.post_benchmark("flow-model", 25.5, 900, 8_000, 1_024)
     assert "next: the creator" in run("model", "status", "flow-model")
     out = run("model", "vote", "flow-model", "--open", "--dev-account", "4")
     assert "vote on flow-model is open" in out and "next: inferers vote with `helio model vote flow-model` from block" in out
@@ -114,7 +114,9 @@ def test_adoption_from_the_cli_with_a_delegating_holder(
 
 
 def test_governance_commands_have_help() -> None:
-    for command in (["model", "status"], ["model", "queue"], ["model", "execute"], ["delegate"]):
+    for command in (["model", "status"], ["model", "queue"], ["model", "execute"], ["delegate"],
+                    ["model", "close-evaluation"], ["model", "evaluate"], ["model", "vote"],
+                    ["model", "finalize"]):
         result = CliRunner().invoke(app, [*command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
 
@@ -143,3 +145,62 @@ def test_propose_takes_cid_license_and_family_from_the_conversion_and_refuses_a_
     assert "tiny-llama: proposed" in out and "opens the evaluation with `helio model propose tiny-llama` (now)" in out
     out = helio(chain, monkeypatch, "model", "propose", "tiny-llama", "--dev-account", "7")
     assert "evaluation open for tiny-llama: evaluating" in out
+
+
+@pytest.mark.slow
+def test_an_evaluation_no_fleet_passes_is_rejected_on_chain_with_its_reason(
+    chain: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = lambda *a: helio(chain, monkeypatch, *a)  # noqa: E731
+    run("stake", "1000", "--peer-id", "QmY9YiQTmARCTjueahHXHciD3ncp1DoAsydqgdhLdeiTiB",
+        "--dev-account", "8")
+    run("model", "propose", "heavy-model", "--cid", "QmHeavyModelManifest", "--license", "MIT",
+        "--family", "llama", "--min-memory-mb", "600", "--energy-mj-per-token", "900",
+        "--max-latency-ms", "300", "--dev-account", "9")
+    as_inferer = HelioChain.open(connect(chain[0]), "local", directory=chain[1])
+    as_inferer.account = local_account(DEV_ACCOUNTS[8].private_key)
+    as_inferer.models.post_benchmark("heavy-model", 2.0, 1_200, 8_000, 4_096)  # 500 ms, 1200 mJ
+    reason = ("no inferer ran it within the energy bound: the best was 1200 mJ/token, the bound "
+              "900 mJ/token")
+    out = run("model", "status", "heavy-model")
+    assert "fleet within the energy and latency bounds: 0 inferer(s) offering 0 MB" in out
+    assert f"verdict so far: fails: {reason}; the evaluation period ends at " in out
+    assert "anyone runs `helio model close-evaluation heavy-model`" in out
+    with pytest.raises(ConfigError, match=f"cannot open the vote on heavy-model yet: {reason}"):
+        run("model", "vote", "heavy-model", "--open", "--dev-account", "9")
+    with pytest.raises(ConfigError, match=r"the evaluation of heavy-model is open until .* \(in 3 days\)"):
+        run("model", "close-evaluation", "heavy-model", "--dev-account", "6")
+
+    mine(chain, 1, seconds=ChainParams().evaluation_period_s + 1)
+    out = run("model", "close-evaluation", "heavy-model", "--dev-account", "6")  # anyone
+    assert f"evaluation failed: heavy-model is rejected on chain: {reason}" in out
+    out = run("model", "status", "heavy-model")
+    assert "heavy-model: rejected" in out and f"evaluation failed (energy): {reason}" in out
+    with pytest.raises(ConfigError, match="cannot close the evaluation of heavy-model: it is 'rejected'"):
+        run("model", "close-evaluation", "heavy-model", "--dev-account", "6")
+
+
+@pytest.mark.slow
+def test_a_lost_vote_is_finalized_from_the_cli(
+    chain: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = lambda *a: helio(chain, monkeypatch, *a)  # noqa: E731
+    run("model", "propose", "lost-model", "--cid", "QmLostModelManifest", "--license", "MIT",
+        "--family", "llama", "--min-memory-mb", "0", "--energy-mj-per-token", "0",
+        "--max-latency-ms", "0", "--dev-account", "9")  # 0: no bound
+    as_inferer = HelioChain.open(connect(chain[0]), "local", directory=chain[1])
+    as_inferer.account = local_account(DEV_ACCOUNTS[8].private_key)
+    if not as_inferer.staking.is_active(DEV_ACCOUNTS[8].address):  # this test run alone
+        run("stake", "1000", "--peer-id", "QmY9YiQTmARCTjueahHXHciD3ncp1DoAsydqgdhLdeiTiB",
+            "--dev-account", "8")
+    as_inferer.models.post_benchmark("lost-model", 1.0, 50_000, 5_000, 1)
+    run("model", "vote", "lost-model", "--open", "--dev-account", "9")
+    with pytest.raises(ConfigError, match="cannot finalize lost-model: it is pending, not a defeated"):
+        run("model", "finalize", "lost-model", "--dev-account", "6")
+    mine(chain, 2)
+    run("model", "vote", "lost-model", "--support", "against", "--dev-account", "8")
+    mine(chain, ChainParams().voting_period_blocks + 1)
+    assert "next: anyone records the rejection with `helio model finalize lost-model` (now)" in \
+        run("model", "status", "lost-model")
+    out = run("model", "finalize", "lost-model", "--dev-account", "6")
+    assert "recorded: lost-model is rejected (the vote defeated)" in out
