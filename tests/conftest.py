@@ -6,19 +6,27 @@ once (≈ 25 s) and later sessions, and `make demo`, reuse it after verifying ev
 file against the manifest. Tests must treat it as read-only: tests that damage files
 copy it first.
 
-``make test`` runs the suite on two pytest-xdist workers (``--dist loadgroup``): every
-test marked ``slow`` (real processes, swarms, timing) in one group, so they run one at a
-time, as they would alone, on one worker, while the other worker takes the rest module
-by module (a module's fixtures are built once).
+``make test`` runs the suite on two pytest-xdist workers (``--dist loadgroup``): the
+modules with a test marked ``slow`` (real processes, swarms, timing) in one group, so
+they run one at a time, in order, on one worker, while the other worker takes the rest
+module by module.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 SMOLLM2 = "smollm2-135m-instruct"
+
+# An xdist worker inherits COLUMNS=80 / LINES=24 from execnet, and rich fixes a console's
+# width from COLUMNS when the console is made (at import): CLI output in tests would then
+# be cut at 80 columns where a plain run is not.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 
 @pytest.fixture(scope="session")
@@ -40,12 +48,17 @@ def _converted(model_id: str) -> Path:
         return convert_model(model_id, "fp32", cache_dir, progress=False).model_dir
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """xdist groups (used by ``--dist loadgroup``; nothing without xdist): the slow tests
-    together, every other module its own group."""
+    """xdist groups (used by ``--dist loadgroup``; nothing without xdist): every module
+    with a slow test goes whole into one group (its module fixtures are built once and its
+    tests keep their order), every other module is a group of its own."""
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    slow = {module(item) for item in items if item.get_closest_marker("slow")}
     for item in items:
-        group = "slow" if item.get_closest_marker("slow") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        item.add_marker(pytest.mark.xdist_group("slow" if module(item) in slow else module(item)))
 
 
 @pytest.fixture(scope="session")

@@ -397,12 +397,15 @@ class ChainRig:
 
     @property
     def accepted(self) -> int:
-        return self.desk.accounts[self.channel].accepted
+        account = self.desk.accounts.get(self.channel)
+        return account.accepted if account is not None else 0
 
     @property
     def charged(self) -> int:
-        """What the requests cost: the desk redeems this, not the latest voucher's bound."""
-        return self.desk.accounts[self.channel].charged
+        """What the requests cost: the desk redeems this, not the latest voucher's bound
+        (0 before the first paid request)."""
+        account = self.desk.accounts.get(self.channel)
+        return account.charged if account is not None else 0
 
     def redeemed_on_chain(self) -> int:
         return int(self.payments.channel(self.channel)["redeemed"])

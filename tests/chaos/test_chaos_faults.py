@@ -531,6 +531,7 @@ def test_soak(healed: Rig, gateway: GatewayProbe, chain_rig: ChainRig, tmp_path:
     soak = Outcomes()
     rig.outcomes = soak  # count only the soak's generations
     gateway.until_ok(rig, "none")
+    chain_rig.pay()  # something to redeem at the end, whichever faults the soak draws
     deadline = time.monotonic() + SOAK_S
     episodes = 0
     first = rng.sample(FAULTS, len(FAULTS))  # every class once (a long run), then at random
