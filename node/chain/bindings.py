@@ -324,6 +324,18 @@ class Models(ContractClient):
         ]
 
 
+@dataclass(frozen=True)
+class FiledProposal:
+    """A Governor proposal as its ``ProposalCreated`` event recorded it."""
+
+    proposal_id: int
+    proposer: str
+    description: str
+    vote_start: int  # the snapshot block
+    vote_end: int  # the last block of voting
+    block_number: int  # the block that filed it
+
+
 class Governor(ContractClient):
     NAME = "HelioGovernor"
 
@@ -350,6 +362,38 @@ class Governor(ContractClient):
         data = models.c.encode_abi("adopt", [model_key(model_id)])
         description = models.adoption_description(model_id)
         return [models.address], [0], [bytes.fromhex(data[2:])], Web3.keccak(text=description)
+
+    def deprecation_call(
+        self, models: Models, model_id: str, description: str
+    ) -> tuple[list[str], list[int], list[bytes], bytes]:
+        """targets, values, calldatas and description hash of a proposal whose one action
+        is ``ModelRegistry.deprecate(key)``."""
+        data = models.c.encode_abi("deprecate", [model_key(model_id)])
+        return [models.address], [0], [bytes.fromhex(data[2:])], Web3.keccak(text=description)
+
+    def deprecation_proposals(
+        self, models: Models, model_id: str, from_block: int = 0
+    ) -> list[FiledProposal]:
+        """Every proposal whose one action is ``ModelRegistry.deprecate(key)`` of this
+        model, oldest first, read from the Governor's ``ProposalCreated`` logs."""
+        targets, values, calldatas, _ = self.deprecation_call(models, model_id, "")
+        found = []
+        for log in self.c.events.ProposalCreated.get_logs(from_block=from_block):
+            a = log["args"]
+            action = (list(a["targets"]), list(a["values"]), [bytes(c) for c in a["calldatas"]])
+            if action != (targets, values, calldatas):
+                continue
+            found.append(FiledProposal(int(a["proposalId"]), str(a["proposer"]), str(a["description"]),
+                                       int(a["voteStart"]), int(a["voteEnd"]), int(log["blockNumber"])))  # fmt: skip
+        return found
+
+    def propose(
+        self, targets: list[str], values: list[int], calldatas: list[bytes], description: str
+    ) -> int:
+        """File a proposal (the sender needs ``proposal_threshold()`` of voting power at the
+        previous block); its id."""
+        call = self.c.functions.propose(targets, values, calldatas, description)
+        return int(self.events(self._tx("propose", call), "ProposalCreated")[0]["proposalId"])
 
     def cancel(
         self, targets: list[str], values: list[int], calldatas: list[bytes], desc_hash: bytes
@@ -642,6 +686,6 @@ class HelioChain:
 
 
 __all__ = [
-    "CLAIM_STATUS", "ClaimRecord", "ContractRevert", "Energy", "Governor", "HelioChain", "Models",
+    "CLAIM_STATUS", "ClaimRecord", "ContractRevert", "Energy", "FiledProposal", "Governor", "HelioChain", "Models",
     "NodeRecord", "Payments", "StakeRecord", "Staking", "Token", "Verification",
 ]  # fmt: skip

@@ -16,7 +16,7 @@ from node.models.convert_local import convert_local
 from node.models.local_source import inspect_gguf, inspect_hf_dir
 from node.models.sources import SOURCES
 
-app = typer.Typer(help="Models: convert weights, publish/fetch them over IPFS, propose, evaluate and vote on chain.", no_args_is_help=True)
+app = typer.Typer(help="Models: convert weights, publish/fetch them over IPFS, propose, evaluate, vote on and deprecate them on chain.", no_args_is_help=True)
 console = Console()
 
 CacheDir = typer.Option(None, "--cache-dir", help="cache root (default: HELIO_CACHE_DIR or ~/.cache/heliomesh)")
@@ -131,3 +131,9 @@ app.command()(status)
 app.command()(queue)
 app.command()(execute)
 app.command()(finalize)
+
+# Retiring an adopted model by vote: `helio model deprecate` (node/cli/model_deprecate.py);
+# `vote`, `queue`, `execute` and `status` then act on its deprecation vote.
+from node.cli.model_deprecate import deprecate  # noqa: E402
+
+app.command()(deprecate)

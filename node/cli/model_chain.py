@@ -4,7 +4,9 @@ inferers post while a model is evaluated, and Governor votes.
 The lifecycle: the creator proposes (``propose``, which opens the evaluation); staked
 inferers run the model and post what they measured (``evaluate``); once enough
 benchmarks are in, the creator opens the vote and stakers vote (``vote``). What comes
-after the vote (``status``, ``queue``, ``execute``) is in ``model_gov``.
+after the vote (``status``, ``queue``, ``execute``) is in ``model_gov``. ``vote`` also
+joins the deprecation vote of an adopted model (``helio model deprecate``, in
+``model_deprecate``).
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def _from_cache(model_id: str, dtype: str, cid: str | None, license_: str | None
 
 
 def vote(
-    model_id: str = typer.Argument(..., help="the model whose adoption vote to join"),
+    model_id: str = typer.Argument(..., help="the model whose adoption (or deprecation) vote to join"),
     support: str = typer.Option("for", "--support", help="for, against or abstain"),
     reason: str = typer.Option("", "--reason"),
     open_vote: bool = typer.Option(False, "--open", help="as the creator: open the vote (voting starts a few blocks later)"),
@@ -107,11 +109,13 @@ def vote(
     rpc_url: str = RpcUrl,
     dev_account: int = DevAccount,
 ) -> None:
-    """Vote on a model's adoption with this inferer's stake-weighted power.
+    """Vote on a model's adoption, or on an adopted model's deprecation once proposed
+    (`helio model deprecate`), with this inferer's stake-weighted power.
 
-    A vote that could not count is refused with the reason: the model is not in Voting,
-    voting has not opened yet or has closed, this account already voted, or it had no
-    voting power at the vote's snapshot (only active inferers vote; holders delegate)."""
+    A vote that could not count is refused with the reason: the model is not in Voting
+    and no deprecation vote is open, voting has not opened yet or has closed, this
+    account already voted, or it had no voting power at the vote's snapshot (only active
+    inferers vote; holders delegate)."""
     from node.cli.model_gov import standing
 
     chain = open_chain(network, rpc_url, dev_account)
@@ -124,16 +128,20 @@ def vote(
         if where.state != "active":
             return
     where = standing(chain, model_id)
-    hint = next((ln for ln in where.lines if ln.startswith("next:")), "")
-    if where.status != "voting":
-        raise ConfigError(f"cannot vote on {model_id}: it is {where.status!r}, not in Voting; {hint}")
-    if where.state != "active":
-        raise ConfigError(f"cannot vote on {model_id} now: the vote is {where.state}; {hint}")
+    play = where.in_play()
+    if play is None:
+        now = ("adopted and no deprecation vote is open" if where.status == "adopted"
+               else f"{where.status!r}, not in Voting")
+        raise ConfigError(f"cannot vote on {model_id}: it is {now}; {where.hint}")
+    kind, pid, state = play
+    what = "vote" if kind == "adoption" else "deprecation vote"
+    if state != "active":
+        raise ConfigError(f"cannot vote on {model_id} now: the {what} is {state}; {where.hint}")
     me = chain.account.address  # type: ignore[union-attr]
     g = chain.governor.c.functions
-    if g.hasVoted(where.proposal, me).call():
-        raise ConfigError(f"{me} already voted on {model_id}; a vote cannot be changed")
-    snapshot = int(g.proposalSnapshot(where.proposal).call())
+    if g.hasVoted(pid, me).call():
+        raise ConfigError(f"{me} already voted on {model_id}'s {kind}; a vote cannot be changed")
+    snapshot = int(g.proposalSnapshot(pid).call())
     power = int(chain.staking.c.functions.getPastVotes(me, snapshot).call())
     if power == 0:
         raise ConfigError(
@@ -141,11 +149,12 @@ def vote(
             "inferers vote, with their own stake plus what holders delegated to them before the "
             "snapshot; a holder who runs no node delegates with `helio delegate INFERER AMOUNT`"
         )
-    chain.governor.vote(where.proposal, support, reason)
-    votes = chain.governor.votes(where.proposal)
+    chain.governor.vote(pid, support, reason)
+    votes = chain.governor.votes(pid)
+    on = model_id if kind == "adoption" else f"the deprecation of {model_id}"
     console.print(
-        f"[green]voted {support}[/] on {model_id} with {from_wei(power)} HELIO of power: "
-        f"{votes} ({chain.governor.state(where.proposal)})", soft_wrap=True
+        f"[green]voted {support}[/] on {on} with {from_wei(power)} HELIO of power: "
+        f"{votes} ({chain.governor.state(pid)})", soft_wrap=True
     )
 
 

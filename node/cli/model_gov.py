@@ -2,8 +2,10 @@
 
 ``status`` says where a model stands and what happens next, by whom and when: the
 registry's status, the Governor's proposal state, the blocks and times that gate each
-step (in words). ``queue`` and ``execute`` move a passed adoption through the Timelock;
-``finalize`` records the rejection after a lost vote; anyone may run them. ``delegate``
+step (in words). ``queue`` and ``execute`` move a passed vote through the Timelock: the
+adoption vote of a model in Voting, or the deprecation vote of an adopted model (filed by
+``helio model deprecate``, found again in the Governor's ``ProposalCreated`` logs);
+``finalize`` records the rejection after a lost adoption vote; anyone may run them. ``delegate``
 lends a holder's tokens to an inferer, whose votes then carry them: only inferers vote,
 so this is how a holder who runs no node counts.
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -24,8 +26,12 @@ from node.cli.chain_access import open_chain
 from node.cli.stake import DevAccount, Network, RpcUrl, from_wei, to_wei
 from node.core.errors import ConfigError
 
+if TYPE_CHECKING:
+    from node.chain.bindings import FiledProposal
+
 console = Console()
 ModelArg = typer.Argument(..., help="the model id, as proposed")
+OPEN_STATES = ("pending", "active", "succeeded", "queued")  # a vote still on its way
 
 
 # --- time in words --------------------------------------------------------------------
@@ -70,6 +76,24 @@ class Standing:
     proposal: int
     state: str | None  # Governor state of the adoption vote, None before one
     lines: list[str]  # facts, then "next: …"
+    # adopted: its latest deprecation proposal (none once one executed: a former life of a
+    # released id); deprecated: the one that executed, if a proposal did it
+    deprecation: FiledProposal | None = None
+    deprecation_state: str | None = None
+
+    @property
+    def hint(self) -> str:
+        return next((ln for ln in self.lines if ln.startswith("next:")), self.lines[-1])
+
+    def in_play(self) -> tuple[str, int, str] | None:
+        """(``"adoption"`` or ``"deprecation"``, proposal id, Governor state) of the vote that
+        ``vote``, ``queue`` and ``execute`` act on: the adoption vote while the model is in
+        Voting, its latest deprecation vote while it is adopted; None otherwise."""
+        if self.status == "voting" and self.state is not None:
+            return "adoption", self.proposal, self.state
+        if self.status == "adopted" and self.deprecation and self.deprecation_state:
+            return "deprecation", self.deprecation.proposal_id, self.deprecation_state
+        return None
 
 
 def standing(chain: Any, model_id: str) -> Standing:
@@ -91,7 +115,7 @@ def standing(chain: Any, model_id: str) -> Standing:
     elif status == "evaluating":
         lines += _evaluation_lines(chain, model_id, info)
     elif status == "voting" and state is not None:
-        lines += _vote_lines(chain, model_id, pid, state)
+        lines += _vote_lines(chain, model_id, pid, state, "adoption")
     elif status == "adopted":
         lines.append("adopted: the swarm serves it (inferers started with --follow-registry pick it up)")
     elif status == "rejected":
@@ -103,7 +127,43 @@ def standing(chain: Any, model_id: str) -> Standing:
         lines.append("deprecated: inferers drain it and move to the adopted models")
     if pid and state is not None and status != "voting":
         lines.append(f"adoption vote {pid}: {state}")
-    return Standing(status, pid, state, lines)
+    deprecation, dep_state = _deprecation(chain, model_id, status)
+    if status == "adopted":
+        lines += _deprecation_lines(chain, model_id, deprecation, dep_state)
+    elif deprecation is not None:
+        lines.append(f"deprecation vote {deprecation.proposal_id}: {dep_state} "
+                     f"(proposed by {deprecation.proposer})")
+    return Standing(status, pid, state, lines, deprecation, dep_state)
+
+
+def _deprecation(chain: Any, model_id: str, status: str) -> tuple[FiledProposal | None, str | None]:
+    """The deprecation proposal that concerns the model now (see ``Standing``) and its state."""
+    if status not in ("adopted", "deprecated"):
+        return None, None
+    governor = chain.governor
+    filed = governor.deprecation_proposals(chain.models, model_id, chain.deployment.block_number)
+    for proposal in reversed(filed):
+        state = governor.state(proposal.proposal_id)
+        if status == "adopted":
+            return (proposal, state) if state != "executed" else (None, None)
+        if state == "executed":
+            return proposal, state
+    return None, None
+
+
+def _deprecation_lines(chain: Any, model_id: str, proposal: FiledProposal | None,
+                       state: str | None) -> list[str]:
+    threshold = from_wei(chain.governor.proposal_threshold())
+    how = (f"an inferer with at least {threshold} HELIO of voting power proposes its "
+           f"deprecation with `helio model deprecate {model_id}`")
+    if proposal is None or state is None:
+        return [f"next: to retire it, {how}"]
+    filed = (f"deprecation proposed by {proposal.proposer} at block {proposal.block_number}: "
+             f"{proposal.description.split('#proposer=')[0]!r}")
+    if state in OPEN_STATES:
+        return [filed, *_vote_lines(chain, model_id, proposal.proposal_id, state, "deprecation")]
+    return [filed, f"deprecation vote {proposal.proposal_id}: {state}; the model stays adopted",
+            f"next: to try again, {how}"]
 
 
 def _evaluation_lines(chain: Any, model_id: str, info: dict[str, Any]) -> list[str]:
@@ -129,13 +189,14 @@ def _evaluation_lines(chain: Any, model_id: str, info: dict[str, Any]) -> list[s
     return lines
 
 
-def _vote_lines(chain: Any, model_id: str, pid: int, state: str) -> list[str]:
+def _vote_lines(chain: Any, model_id: str, pid: int, state: str, kind: str) -> list[str]:
+    """The ``kind`` ("adoption" or "deprecation") vote: its tally and the next step."""
     governor, w3 = chain.governor, chain.models.w3
     g = governor.c.functions
     snapshot, deadline = int(g.proposalSnapshot(pid).call()), int(g.proposalDeadline(pid).call())
     votes = governor.votes(pid)
     tally = ", ".join(f"{k} {from_wei(v)}" for k, v in votes.items())
-    lines = [f"adoption vote {pid}: {state}; votes: {tally}"]
+    lines = [f"{kind} vote {pid}: {state}; votes: {tally}"]
     if state == "pending":
         lines.append(f"next: inferers vote with `helio model vote {model_id}` from block {snapshot + 1}, "
                      f"{_at_block(w3, snapshot + 1)}; holders delegate to an inferer before that "
@@ -151,7 +212,7 @@ def _vote_lines(chain: Any, model_id: str, pid: int, state: str) -> list[str]:
     elif state == "queued":
         eta = int(g.proposalEta(pid).call())
         lines.append(f"next: anyone executes it with `helio model execute {model_id}` {at_time(w3, eta)}")
-    elif state in ("defeated", "expired", "canceled"):
+    elif state in ("defeated", "expired", "canceled") and kind == "adoption":
         lines.append(f"the vote {state}: the model stays unadopted; next: anyone records the "
                      f"rejection with `helio model finalize {model_id}` (now)")
     return lines
@@ -159,38 +220,53 @@ def _vote_lines(chain: Any, model_id: str, pid: int, state: str) -> list[str]:
 
 # --- commands ----------------------------------------------------------------------------
 def status(model_id: str = ModelArg, network: str = Network, rpc_url: str = RpcUrl) -> None:
-    """Where a proposed model stands: its state, the next step, who can take it and when."""
+    """Where a proposed model stands: its state, the vote on its adoption or deprecation,
+    the next step, who can take it and when."""
     chain = open_chain(network, rpc_url, None, signing=False)
     for line in standing(chain, model_id).lines:
         console.print(line, highlight=False)
 
 
-def _adoption(chain: Any, model_id: str, want: str, step: str) -> tuple[Any, ...]:
+def _in_play(chain: Any, model_id: str, want: str, step: str) -> tuple[str, int, tuple[Any, ...]]:
+    """(kind, proposal id, Governor call arguments) of the model's vote in play, refused
+    unless it is in state ``want``."""
     where = standing(chain, model_id)
-    if where.status != "voting" or where.state != want:
-        now = where.state or where.status
-        raise ConfigError(f"cannot {step} {model_id}: it is {now}, not {want}; "
-                          + next((ln for ln in where.lines if ln.startswith("next:")), where.lines[-1]))
-    return tuple(chain.governor.adoption_call(chain.models, model_id))
+    play = where.in_play()
+    if play is None or play[2] != want:
+        if play is not None and play[0] == "deprecation":
+            now = f"its deprecation vote is {play[2]}, not {want}"
+        elif where.status == "adopted":
+            now = "it is adopted and no deprecation vote is open"
+        else:
+            now = f"it is {where.state if where.status == 'voting' else where.status}, not {want}"
+        raise ConfigError(f"cannot {step} {model_id}: {now}; {where.hint}")
+    kind, pid, _ = play
+    if kind == "adoption":
+        return kind, pid, tuple(chain.governor.adoption_call(chain.models, model_id))
+    assert where.deprecation is not None
+    call = chain.governor.deprecation_call(chain.models, model_id, where.deprecation.description)
+    return kind, pid, tuple(call)
 
 
 def queue(model_id: str = ModelArg, network: str = Network, rpc_url: str = RpcUrl,
           dev_account: int = DevAccount) -> None:
-    """Queue a passed adoption in the Timelock (anyone may; it runs after the delay)."""
+    """Queue a passed adoption or deprecation in the Timelock (anyone may; it runs after
+    the delay)."""
     chain = open_chain(network, rpc_url, dev_account)
-    call = _adoption(chain, model_id, "succeeded", "queue")
+    kind, pid, call = _in_play(chain, model_id, "succeeded", "queue")
     chain.governor.queue(*call)
-    eta = int(chain.governor.c.functions.proposalEta(chain.models.proposal_id(model_id)).call())
-    console.print(f"[green]queued[/] the adoption of {model_id}; `helio model execute {model_id}` "
+    eta = int(chain.governor.c.functions.proposalEta(pid).call())
+    console.print(f"[green]queued[/] the {kind} of {model_id}; `helio model execute {model_id}` "
                   f"{at_time(chain.models.w3, eta)}", highlight=False)
 
 
 def execute(model_id: str = ModelArg, network: str = Network, rpc_url: str = RpcUrl,
             dev_account: int = DevAccount) -> None:
-    """Execute a queued adoption once the Timelock delay has passed (anyone may)."""
+    """Execute a queued adoption or deprecation once the Timelock delay has passed (anyone
+    may)."""
     chain = open_chain(network, rpc_url, dev_account)
-    call = _adoption(chain, model_id, "queued", "execute")
-    eta = int(chain.governor.c.functions.proposalEta(chain.models.proposal_id(model_id)).call())
+    _, pid, call = _in_play(chain, model_id, "queued", "execute")
+    eta = int(chain.governor.c.functions.proposalEta(pid).call())
     now = int(chain.models.w3.eth.get_block("latest")["timestamp"])
     if now < eta:
         raise ConfigError(f"cannot execute {model_id} yet: the Timelock releases it {at_time(chain.models.w3, eta)}")
@@ -207,8 +283,7 @@ def finalize(model_id: str = ModelArg, network: str = Network, rpc_url: str = Rp
     if where.status != "voting" or where.state not in ("defeated", "canceled", "expired"):
         now = where.state or where.status
         raise ConfigError(f"cannot finalize {model_id}: it is {now}, not a defeated, canceled or "
-                          "expired vote; " + next((ln for ln in where.lines if ln.startswith("next:")),
-                                                  where.lines[-1]))
+                          f"expired vote; {where.hint}")
     chain.models.finalize_rejected(model_id)
     console.print(f"[green]recorded[/]: {model_id} is {chain.models.status(model_id)} "
                   f"(the vote {where.state})", highlight=False)

@@ -8,9 +8,9 @@ evaluate and post benchmarks; a holder who runs no node delegates to an inferer;
 inferers vote; anyone queues and executes. Time is warped on anvil (``anvil_mine``,
 ``evm_increaseTime``) where a real chain would wait. Without restarting any inferer or
 the gateway, one inferer moves to the new model (fetching only its blocks), the gateway
-lists it and an OpenAI SDK request to it answers. Deprecation has no ``helio`` command
-(it is a governance proposal of its own): the Timelock calls ``deprecate`` directly
-(anvil impersonation) and the server drains back to SmolLM2.
+lists it and an OpenAI SDK request to it answers. Deprecation is a vote too (``helio
+model deprecate``, ``vote``, ``queue``, ``execute``), and the server drains back to
+SmolLM2.
 
 Two models share one swarm (module-scoped): Gemma-3-270m, a base model converted from
 its GGUF (answers "Paris"); and a tiny random llama the creator brings as a transformers
@@ -151,16 +151,6 @@ class World:
         if seconds:
             self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
         self.w3.provider.make_request("anvil_mine", [hex(blocks)])  # type: ignore[arg-type]
-
-    def as_timelock(self, call: Any) -> None:
-        timelock = self.chain.deployment.address("HelioTimelock")
-        self.w3.provider.make_request("anvil_impersonateAccount", [timelock])  # type: ignore[arg-type]
-        self.w3.provider.make_request("anvil_setBalance", [timelock, hex(10**19)])  # type: ignore[arg-type]
-        try:
-            tx = self.w3.eth.send_transaction(call.build_transaction({"from": timelock}))
-            assert self.w3.eth.wait_for_transaction_receipt(tx)["status"] == 1
-        finally:
-            self.w3.provider.make_request("anvil_stopImpersonatingAccount", [timelock])  # type: ignore[arg-type]
 
     # --- the adoption, every step a `helio` command -------------------------------------
     def evaluate(self, model_id: str, model_dir: Path, dev: int, memory_mb: str) -> str:
@@ -326,10 +316,17 @@ def test_gemma_is_adopted_by_vote_through_the_cli_and_served_without_restarts(
         print(f"gemma fetched: blocks {span}: {files} files, {mb} MB "
               f"(span {_span_bytes(gemma3_dir, span) / 1e6:.0f} MB)")
 
-    # --- deprecation (no `helio` command: the Timelock calls it) ------------------------
+    # --- deprecation: a vote of its own, every step a `helio` command -------------------
     deprecated_at = time.monotonic()
-    world.as_timelock(world.chain.models.c.functions.deprecate(
-        world.chain.models.c.functions.keyOf(GEMMA).call()))
+    out = world.helio("model", "deprecate", GEMMA, dev=FOLLOWER_KEYS[0])  # 1500 HELIO of votes
+    assert f"proposed the deprecation of {GEMMA}" in out, out
+    world.mine(P.voting_delay_blocks + 1)
+    votes = world.parallel(*((("model", "vote", GEMMA), {"dev": d}) for d in FOLLOWER_KEYS[:2]))
+    assert all(f"voted for on the deprecation of {GEMMA}" in v for v in votes), votes
+    world.mine(P.voting_period_blocks + 1)
+    assert f"queued the deprecation of {GEMMA}" in world.helio("model", "queue", GEMMA, dev=ANYONE)
+    world.mine(1, seconds=P.timelock_delay_s + 1)
+    assert f"executed: {GEMMA} is deprecated" in world.helio("model", "execute", GEMMA, dev=ANYONE)
     everyone = {DEV_ACCOUNTS[k].address for k in FOLLOWER_KEYS}
     _until("the Gemma server back on SmolLM2",
            lambda: _live(world.dht, SMOL, 30) == everyone and not _live(world.dht, GEMMA, 18), 300)

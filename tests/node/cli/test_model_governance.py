@@ -1,9 +1,11 @@
 """The whole adoption from the CLI on a real anvil (issue #15): a holder delegates, the
 creator proposes and opens the vote, inferers vote, anyone queues and executes; every
-step in a wrong state is refused with the reason and when it can be taken."""
+step in a wrong state is refused with the reason and when it can be taken. Then the
+deprecation of an adopted model by vote, from the CLI too (``helio model deprecate``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,7 +118,7 @@ def test_adoption_from_the_cli_with_a_delegating_holder(
 def test_governance_commands_have_help() -> None:
     for command in (["model", "status"], ["model", "queue"], ["model", "execute"], ["delegate"],
                     ["model", "close-evaluation"], ["model", "evaluate"], ["model", "vote"],
-                    ["model", "finalize"]):
+                    ["model", "finalize"], ["model", "deprecate"]):
         result = CliRunner().invoke(app, [*command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
 
@@ -204,3 +206,70 @@ def test_a_lost_vote_is_finalized_from_the_cli(
         run("model", "status", "lost-model")
     out = run("model", "finalize", "lost-model", "--dev-account", "6")
     assert "recorded: lost-model is rejected (the vote defeated)" in out
+
+
+@pytest.mark.slow
+def test_an_adopted_model_is_deprecated_by_vote_from_the_cli(
+    chain: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = lambda *a: helio(chain, monkeypatch, *a)  # noqa: E731
+    smol, proposer, holder = "smollm2-135m-instruct", DEV_ACCOUNTS[1].address, DEV_ACCOUNTS[6].address
+    out = run("model", "status", smol)  # adopted at deployment, without a vote
+    assert f"{smol}: adopted" in out and ("next: to retire it, an inferer with at least 1000 HELIO "
+                                         f"of voting power proposes its deprecation with `helio model deprecate {smol}`") in out
+    with pytest.raises(ConfigError, match=rf"cannot vote on {smol}: it is adopted and no deprecation vote is open; next: to retire it"):
+        run("model", "vote", smol, "--dev-account", "1")
+    with pytest.raises(ConfigError, match=rf"cannot queue {smol}: it is adopted and no deprecation vote is open; next: to retire it"):
+        run("model", "queue", smol, "--dev-account", "6")
+    with pytest.raises(ConfigError, match="cannot deprecate never-proposed: no model with this id is registered"):
+        run("model", "deprecate", "never-proposed", "--dev-account", "6")
+    with pytest.raises(ConfigError, match=rf"{holder} has 0 HELIO of voting power; proposing a deprecation needs 1000 HELIO .*`helio stake AMOUNT"):
+        run("model", "deprecate", smol, "--dev-account", "6")  # a holder who runs no node
+    run("stake", "1000", "--peer-id",  # a real peer id: `helio stake` checks it
+        "QmPfdHgM4AEffrfsYTWnSKWEQSf9PRTLJ8McPSUWjLHeVr", "--dev-account", "1")
+    with pytest.raises(ConfigError, match=r"has had 1000 HELIO of voting power only since block \d+: the Governor counts it from the next block"):
+        run("model", "deprecate", smol, "--dev-account", "1")
+    mine(chain, 1)
+
+    # A first deprecation vote is lost: the model stays adopted and can be proposed again.
+    out = run("model", "deprecate", smol, "--dev-account", "1")
+    assert f"proposed the deprecation of {smol} (proposal " in out
+    assert f"next: inferers vote with `helio model vote {smol}` from block" in out
+    with pytest.raises(ConfigError, match=rf"a deprecation vote on {smol} is already open \(proposal \d+, pending\)"):
+        run("model", "deprecate", smol, "--dev-account", "1")
+    with pytest.raises(ConfigError, match=rf"cannot vote on {smol} now: the deprecation vote is pending; next: .* from block \d+"):
+        run("model", "vote", smol, "--dev-account", "1")
+    mine(chain, 2)
+    out = run("model", "vote", smol, "--support", "against", "--dev-account", "1")
+    assert f"voted against on the deprecation of {smol} with 1000 HELIO of power" in out
+    mine(chain, ChainParams().voting_period_blocks + 1)
+    out = run("model", "status", smol)
+    assert re.search(r"deprecation vote \d+: defeated; the model stays adopted next: to try again", out), out
+
+    # The second passes: vote, queue, execute; each step too early is refused.
+    run("model", "deprecate", smol, "--dev-account", "1")
+    out = run("model", "status", smol)
+    assert f"deprecation proposed by {proposer} at block" in out and f"'Deprecate model {smol} (vote 2)'" in out
+    assert re.search(r"deprecation vote \d+: pending; votes: against 0, for 0, abstain 0", out), out
+    mine(chain, 2)
+    with pytest.raises(ConfigError, match=rf"cannot queue {smol}: its deprecation vote is active, not succeeded; next: inferers vote .* until block \d+"):
+        run("model", "queue", smol, "--dev-account", "6")
+    out = run("model", "vote", smol, "--dev-account", "1")
+    assert f"voted for on the deprecation of {smol} with 1000 HELIO of power" in out
+    mine(chain, ChainParams().voting_period_blocks + 1)
+    assert f"next: anyone queues it in the Timelock with `helio model queue {smol}` (now)" in run("model", "status", smol)
+    with pytest.raises(ConfigError, match=rf"cannot execute {smol}: its deprecation vote is succeeded, not queued"):
+        run("model", "execute", smol, "--dev-account", "6")
+    out = run("model", "queue", smol, "--dev-account", "6")
+    assert f"queued the deprecation of {smol}; `helio model execute {smol}` at " in out and "(in 2" in out
+    with pytest.raises(ConfigError, match=rf"cannot execute {smol} yet: the Timelock releases it at .* \(in 2"):
+        run("model", "execute", smol, "--dev-account", "6")
+    mine(chain, 1, seconds=ChainParams().timelock_delay_s + 1)
+    assert f"executed: {smol} is deprecated" in run("model", "execute", smol, "--dev-account", "6")
+    out = run("model", "status", smol)
+    assert f"{smol}: deprecated" in out and f": executed (proposed by {proposer})" in out
+    assert smol not in HelioChain.open(connect(chain[0]), "local", directory=chain[1]).models.adopted_models()
+    with pytest.raises(ConfigError, match=rf"cannot deprecate {smol}: it is deprecated, not adopted"):
+        run("model", "deprecate", smol, "--dev-account", "1")
+    with pytest.raises(ConfigError, match=rf"cannot vote on {smol}: it is 'deprecated', not in Voting"):
+        run("model", "vote", smol, "--dev-account", "1")
